@@ -1,0 +1,1 @@
+"""Small utilities every binary shares: workdir files, JSON results, progress."""

@@ -1,0 +1,188 @@
+"""The one in-memory description of a recommendation dataset.
+
+Every dataset in the registry (`data.registry.load`) is turned into a
+`RecDataset`; every pipeline, model, baseline and metric reads only this
+type, so a new catalogue needs one loader and nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+# The paper (Section IV-C) calls an item "cold" when it has fewer than 5
+# observations at training time.
+COLD_ITEM_THRESHOLD = 5
+
+# Amazon Fashion's one-hot category order (AUTHORS_CODE.md).
+AMAZON_FASHION_CATEGORIES = (
+    "men_tops",
+    "women_tops",
+    "men_bottoms",
+    "women_bottoms",
+    "men_shoes",
+    "women_shoes",
+)
+
+
+class DataError(ValueError):
+    """A dataset file or flag is wrong; the message says which and what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemImages:
+    """Item images, either encoded (JPEG/PNG bytes) or already decoded.
+
+    Exactly one of `encoded` and `pixels` is set.
+
+    Attributes:
+      encoded: [num_items] object array of `bytes` (JPEG or PNG, any size,
+        RGB or grayscale); decoding to RGB happens in the tf.data pipeline.
+      pixels: [num_items, H, W, 3] uint8 array in [0, 255], for small
+        catalogues that are cheaper to hold decoded than to decode per step.
+    """
+
+    encoded: np.ndarray | None = None
+    pixels: np.ndarray | None = None
+
+    def __post_init__(self):
+        if (self.encoded is None) == (self.pixels is None):
+            raise ValueError("ItemImages needs exactly one of `encoded` or `pixels`.")
+        if self.pixels is not None:
+            if self.pixels.dtype != np.uint8 or self.pixels.ndim != 4 or self.pixels.shape[-1] != 3:
+                raise ValueError(
+                    f"ItemImages.pixels must be [N, H, W, 3] uint8, got "
+                    f"{self.pixels.shape} {self.pixels.dtype}."
+                )
+
+    def __len__(self) -> int:
+        return len(self.encoded) if self.encoded is not None else len(self.pixels)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in memory."""
+        if self.pixels is not None:
+            return int(self.pixels.nbytes)
+        return int(sum(len(b) for b in self.encoded))
+
+
+@dataclasses.dataclass(frozen=True)
+class RecDataset:
+    """Users, items, splits, categories and images of one dataset.
+
+    Users and items are dense integer indices `0..num_users-1` and
+    `0..num_items-1`; `user_ids` / `item_ids` keep the external ids.
+    Interactions are [n, 2] int64 arrays of (user, item) rows, sorted by
+    user then item for `train`. The paper's protocol holds one validation and
+    one test item per user, but a custom split may hold any number.
+
+    Attributes:
+      name: registry name, e.g. "synthetic_fashion/tiny".
+      num_users: number of users.
+      num_items: number of items.
+      train: [n_train, 2] int64 (user, item) training interactions.
+      validation: [n_val, 2] int64 validation interactions.
+      test: [n_test, 2] int64 test interactions.
+      item_ids: [num_items] external item ids (str).
+      user_ids: [num_users] external user ids (str).
+      categories: [num_items] int64 category index, -1 where unknown; None
+        when the dataset has no categories.
+      category_names: names of the categories, indexed by category.
+      images: item images, or None for interaction-only datasets.
+      true_scores: optional callable (user_indices [b] int64) -> [b,
+        num_items] float32 giving the simulator's true utilities; for
+        simulated datasets only, used for the oracle AUC.
+      info: free-form facts about how the data was made (seed, preset,
+        dropped rows, source files), written into reports.
+    """
+
+    name: str
+    num_users: int
+    num_items: int
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+    item_ids: np.ndarray
+    user_ids: np.ndarray
+    categories: np.ndarray | None = None
+    category_names: tuple[str, ...] = ()
+    images: ItemImages | None = None
+    true_scores: object | None = None
+    info: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        for split in ("train", "validation", "test"):
+            rows = getattr(self, split)
+            if rows.ndim != 2 or rows.shape[1] != 2:
+                raise ValueError(f"{self.name}: {split} must be [n, 2], got {rows.shape}.")
+            if len(rows) and (
+                rows[:, 0].min() < 0
+                or rows[:, 0].max() >= self.num_users
+                or rows[:, 1].min() < 0
+                or rows[:, 1].max() >= self.num_items
+            ):
+                raise ValueError(f"{self.name}: {split} holds a user or item index out of range.")
+        if len(self.item_ids) != self.num_items or len(self.user_ids) != self.num_users:
+            raise ValueError(f"{self.name}: item_ids/user_ids lengths do not match the counts.")
+        if self.categories is not None and len(self.categories) != self.num_items:
+            raise ValueError(f"{self.name}: categories must have one entry per item.")
+        if self.images is not None and len(self.images) != self.num_items:
+            raise ValueError(f"{self.name}: images must have one entry per item.")
+
+    # Derived views. Cheap enough to recompute; cached on first use would
+    # fight `frozen`, and callers keep what they need.
+
+    def split(self, name: str) -> np.ndarray:
+        """Returns the [n, 2] interactions of "train", "validation" or "test"."""
+        if name not in ("train", "validation", "test"):
+            raise ValueError(f"Unknown split {name!r}; use train, validation or test.")
+        return getattr(self, name)
+
+    def item_train_counts(self) -> np.ndarray:
+        """[num_items] int64: training observations per item."""
+        return np.bincount(self.train[:, 1], minlength=self.num_items).astype(np.int64)
+
+    def cold_items(self) -> np.ndarray:
+        """[num_items] bool: fewer than 5 training observations (the paper's cold items)."""
+        return self.item_train_counts() < COLD_ITEM_THRESHOLD
+
+    def train_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-user training items as CSR.
+
+        Returns:
+          indptr: [num_users + 1] int64; user u's items are
+            `indices[indptr[u]:indptr[u + 1]]`.
+          indices: [n_train] int64 item indices, sorted within each user.
+        """
+        return interactions_csr(self.train, self.num_users)
+
+    @property
+    def has_images(self) -> bool:
+        return self.images is not None
+
+    @property
+    def num_categories(self) -> int:
+        return len(self.category_names)
+
+
+def interactions_csr(rows: np.ndarray, num_users: int) -> tuple[np.ndarray, np.ndarray]:
+    """Groups (user, item) rows by user: ([num_users + 1] indptr, [n] items)."""
+    order = np.lexsort((rows[:, 1], rows[:, 0]))
+    indices = rows[order, 1].astype(np.int64)
+    counts = np.bincount(rows[:, 0], minlength=num_users)
+    indptr = np.zeros(num_users + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr, indices
+
+
+def sort_rows(rows: np.ndarray) -> np.ndarray:
+    """Returns [n, 2] int64 rows sorted by user then item."""
+    rows = np.asarray(rows, np.int64).reshape(-1, 2)
+    return rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+
+
+def as_str_ids(ids: Sequence) -> np.ndarray:
+    """External ids as a numpy array of str."""
+    return np.asarray([str(i) for i in ids], dtype=object)

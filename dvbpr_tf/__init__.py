@@ -1,0 +1,1 @@
+"""dvbpr_tf package."""

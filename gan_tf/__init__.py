@@ -1,0 +1,1 @@
+"""gan_tf package."""

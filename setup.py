@@ -1,0 +1,25 @@
+"""Installs the DVBPR reimplementation: dvbpr_tf, gan_tf, design, eval, data."""
+
+import setuptools
+
+setuptools.setup(
+    name="dvbpr-tf",
+    version="0.1.0",
+    description=(
+        "TensorFlow 2 reimplementation of 'Visually-Aware Fashion Recommendation "
+        "and Design with Generative Image Models' (Kang et al., ICDM 2017)."
+    ),
+    python_requires=">=3.10",
+    packages=setuptools.find_packages(include=["dvbpr_tf*", "gan_tf*", "design*", "eval*", "data*", "common*"]),
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        # TF 2.21 no longer pulls TensorBoard in; our binaries write summaries.
+        "tensorboard",
+        "tensorflow-datasets>=4.9",
+        "numpy",
+        "pillow",
+        "scikit-image",
+        "absl-py",
+    ],
+    extras_require={"test": ["pytest", "ruff"]},
+)
