@@ -111,8 +111,9 @@ class Progress:
       interval: minimum seconds between lines.
     """
 
-    def __init__(self, total: int | None, what: str = "steps", interval: float = 5.0,
-                 prefix: str = ""):
+    def __init__(
+        self, total: int | None, what: str = "steps", interval: float = 5.0, prefix: str = ""
+    ):
         self.total = total
         self.what = what
         self.interval = interval
