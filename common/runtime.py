@@ -45,12 +45,20 @@ def to_json(value: Any, indent: int | None = None) -> str:
     return json.dumps(_jsonable(value), indent=indent, sort_keys=indent is not None)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str, payload: bytes) -> None:
     """Writes `payload` to `path` through a temporary file in the same folder."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-" + os.path.basename(path))
     try:
+        # mkstemp makes 0600 files; the result should be as shareable as open() makes it.
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
         os.replace(tmp, path)
@@ -74,6 +82,7 @@ def atomic_write_dir(path: str, writer: Callable[[str], None]) -> None:
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-" + os.path.basename(path))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
         writer(tmp)
         old = None
         if os.path.exists(path):
