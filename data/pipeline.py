@@ -1,0 +1,596 @@
+"""tf.data pipelines: BPR triplets, catalogue batches and GAN batches.
+
+Every model of this project sees images through this module, so there is
+one definition of preprocessing (`preprocess_images`): resize to S x S
+(bilinear, antialiased when shrinking), round to uint8 (the precision the
+catalogue is stored at), then scale with `(x - 127.5) / 127.5` to [-1, 1],
+as the authors' code does. Rounding in every path, including a SavedModel
+that calls `preprocess_images` on raw images, makes the catalogue held
+decoded in memory, the catalogue decoded on the fly and an export all see
+bit-identical inputs.
+
+Item images come from an `ImageStore`: the catalogue decoded at S x S when
+it fits a memory budget, else the encoded bytes, decoded per lookup inside
+the tf.data map. Both live in non-trainable `tf.Variable`s: a tf.data graph
+serialises captured constants when it optimises itself (seconds for a few
+hundred MB, and a hard failure above 2 GB), whereas a variable is captured
+by handle. Build stores and datasets outside any `tf.distribute` scope, so
+that the variables stay single host-side copies.
+
+Training batches are pure functions of `(seed, step)`: batch `b` draws its
+users, positives and negatives from stateless Philox streams keyed on
+`[seed, b]`. A run resumed with `start_step=k` therefore sees exactly the
+batches an uninterrupted run sees from step `k`, with no iterator
+checkpoint, and no Python runs per example.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from data.core import DataError, ItemImages, RecDataset
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+# The default memory budget for a catalogue held decoded (2 GiB).
+DEFAULT_DECODED_BUDGET_BYTES = 2 << 30
+
+# ITU-R BT.601 luma weights, the ones tf.image.rgb_to_grayscale uses.
+_LUMA = (0.2989, 0.5870, 0.1140)
+
+# Philox gives the same stream on every device; "auto_select" may not.
+_RNG_ALG = "philox"
+
+# Images decoded per chunk when a store decodes its catalogue once.
+_DECODE_CHUNK = 1024
+
+
+# ---------------------------------------------------------------------------
+# Preprocessing: the one definition.
+
+
+def resize_uint8(images: tf.Tensor, image_size: int, channels: int | None = None) -> tf.Tensor:
+    """Resizes uint8 images to S x S and rounds back to uint8.
+
+    Args:
+      images: [B, H, W, C] uint8 in [0, 255] (C = 1 or 3; H, W may be
+        dynamic).
+      image_size: S, the output height and width.
+      channels: output channels; 1 converts RGB to grayscale (BT.601
+        luma), None or C keeps the input's channels.
+
+    Returns:
+      [B, S, S, channels or C] uint8 in [0, 255]. Bilinear with an
+      antialiasing filter (a no-op when enlarging); images already S x S
+      (statically known) are passed through untouched.
+    """
+    images = tf.convert_to_tensor(images)
+    image_size = int(image_size)  # A Python int: the output shape is static.
+    if images.dtype != tf.uint8:
+        raise ValueError(f"Images must be uint8 in [0, 255], got {images.dtype.name}.")
+    if images.shape.rank != 4:
+        raise ValueError(f"Images must be [B, H, W, C], got shape {images.shape}.")
+    in_channels = images.shape[-1]
+    if channels is None:
+        channels = in_channels
+    if channels not in (1, 3) or (channels == 3 and in_channels != 3):
+        raise ValueError(f"Cannot turn {in_channels}-channel images into {channels} channels.")
+    same_size = images.shape[1] == image_size and images.shape[2] == image_size
+    if same_size and channels == in_channels:
+        return images
+    x = tf.cast(images, tf.float32)
+    if not same_size:
+        x = tf.image.resize(x, [image_size, image_size], method="bilinear", antialias=True)
+    if channels != in_channels:
+        x = tf.tensordot(x, tf.constant(_LUMA, tf.float32), axes=[[3], [0]])[..., tf.newaxis]
+    return tf.cast(tf.round(tf.clip_by_value(x, 0.0, 255.0)), tf.uint8)
+
+
+def preprocess_images(images: tf.Tensor, image_size: int) -> tf.Tensor:
+    """Raw uint8 images -> model input: the one definition of preprocessing.
+
+    Args:
+      images: [B, H, W, C] uint8 in [0, 255], any H and W (C is usually 3;
+        1 is scaled as is).
+      image_size: S, the model's input size.
+
+    Returns:
+      [B, S, S, C] float32 in [-1, 1]: `resize_uint8` (bilinear,
+      antialiased when shrinking, rounded to uint8), then
+      `(x - 127.5) / 127.5`.
+    """
+    x = tf.cast(resize_uint8(images, image_size), tf.float32)
+    return (x - 127.5) / 127.5
+
+
+def images_to_uint8(images: tf.Tensor) -> tf.Tensor:
+    """The inverse scaling: float images in [-1, 1] -> uint8 in [0, 255] (clipped, rounded)."""
+    x = tf.convert_to_tensor(images, tf.float32) * 127.5 + 127.5
+    return tf.cast(tf.round(tf.clip_by_value(x, 0.0, 255.0)), tf.uint8)
+
+
+def _decode_one(encoded: tf.Tensor, image_size: int, channels: int) -> tf.Tensor:
+    """One encoded image (JPEG/PNG/GIF/BMP/WebP bytes) -> [S, S, channels] uint8."""
+    # channels=3 turns grayscale into RGB and drops alpha; a GIF gives its first frame.
+    image = tf.io.decode_image(encoded, channels=3, expand_animations=False, dtype=tf.uint8)
+    image.set_shape([None, None, 3])
+    return resize_uint8(image[tf.newaxis], image_size, channels)[0]
+
+
+def _hold(array, dtype: tf.DType) -> tf.Variable:
+    """A host-side, non-trainable variable holding `array` (captured by handle, not by value)."""
+    with tf.device("/cpu:0"):
+        return tf.Variable(tf.convert_to_tensor(array, dtype), trainable=False)
+
+
+# ---------------------------------------------------------------------------
+# Item images.
+
+
+class ImageStore:
+    """Random access to item images as model input, inside graphs.
+
+    Three ways of holding the catalogue, chosen at construction:
+
+    - "decoded": [N, S, S, C] uint8 in memory when N*S*S*C bytes fit
+      `decoded_budget_bytes` (encoded bytes are decoded once, in parallel
+      through tf.data; `pixels` of another size are resized once). A lookup
+      is a gather plus scaling.
+    - "pixels": `images.pixels` too large to hold again at S x S; kept at
+      their own size and resized per lookup.
+    - "encoded": the encoded bytes as a string tensor, decoded and resized
+      per lookup (`tf.io.decode_image`, grayscale and RGBA to RGB).
+
+    All three give bit-identical images (the same `resize_uint8`).
+
+    Args:
+      images: the catalogue's images.
+      image_size: S, the output height and width.
+      channels: 3 for RGB, 1 for grayscale (BT.601 luma).
+      decoded_budget_bytes: the most memory the decoded catalogue may take.
+
+    Raises:
+      DataError: an image fails to decode while the catalogue is decoded
+        once (the message lists the item indices).
+      ValueError: bad image_size or channels.
+    """
+
+    def __init__(
+        self,
+        images: ItemImages,
+        image_size: int,
+        channels: int = 3,
+        decoded_budget_bytes: int = DEFAULT_DECODED_BUDGET_BYTES,
+    ):
+        if image_size < 1:
+            raise ValueError(f"image_size must be positive, got {image_size}.")
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}.")
+        self.image_size = int(image_size)
+        self.channels = int(channels)
+        self.num_items = len(images)
+        decoded_bytes = self.num_items * image_size * image_size * channels
+        self.fits_budget = decoded_bytes <= decoded_budget_bytes
+        if images.pixels is not None:
+            if self.fits_budget:
+                self.mode = "decoded"
+                self._data = self._resize_pixels_once(images.pixels)
+            else:
+                self.mode = "pixels"
+                self._data = _hold(images.pixels, tf.uint8)
+        elif self.fits_budget:
+            self.mode = "decoded"
+            self._data = self._decode_once(images.encoded)
+        else:
+            self.mode = "encoded"
+            self._data = _hold(_as_string_array(images.encoded), tf.string)
+        logging.info(
+            "ImageStore: %d items at %dx%dx%d, mode %s (decoded would take %.1f MB, budget %.1f MB)",
+            self.num_items,
+            image_size,
+            image_size,
+            channels,
+            self.mode,
+            decoded_bytes / 2**20,
+            decoded_budget_bytes / 2**20,
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the store holds."""
+        if self.mode == "encoded":
+            return int(tf.reduce_sum(tf.strings.length(self._data)).numpy())
+        return int(np.prod(self._data.shape)) if self._data.shape.rank else 0
+
+    def lookup_uint8(self, items: tf.Tensor) -> tf.Tensor:
+        """Images of `items` (int32/int64 [B] in [0, N)) as [B, S, S, C] uint8 in [0, 255]."""
+        items = tf.convert_to_tensor(items)
+        if self.mode == "decoded":
+            return tf.gather(self._data, items)
+        if self.mode == "pixels":
+            return resize_uint8(tf.gather(self._data, items), self.image_size, self.channels)
+        size, channels = self.image_size, self.channels
+        return tf.map_fn(
+            lambda blob: _decode_one(blob, size, channels),
+            tf.gather(self._data, items),
+            fn_output_signature=tf.TensorSpec([size, size, channels], tf.uint8),
+            parallel_iterations=16,
+        )
+
+    def lookup(self, items: tf.Tensor) -> tf.Tensor:
+        """Images of `items` as model input.
+
+        Args:
+          items: [B] int32 or int64 item indices in [0, num_items).
+
+        Returns:
+          [B, S, S, channels] float32 in [-1, 1] (`preprocess_images`).
+        """
+        return preprocess_images(self.lookup_uint8(items), self.image_size)
+
+    def _resize_pixels_once(self, pixels: np.ndarray) -> tf.Variable:
+        size, channels = self.image_size, self.channels
+        if pixels.shape[1:3] == (size, size) and channels == 3:
+            return _hold(pixels, tf.uint8)
+        with tf.device("/cpu:0"):
+            out = tf.Variable(tf.zeros([len(pixels), size, size, channels], tf.uint8), False)
+        for start in range(0, len(pixels), _DECODE_CHUNK):
+            chunk = pixels[start : start + _DECODE_CHUNK]
+            out[start : start + len(chunk)].assign(resize_uint8(chunk, size, channels))
+        return out
+
+    def _decode_once(self, encoded: np.ndarray) -> tf.Variable:
+        size, channels, n = self.image_size, self.channels, self.num_items
+        with tf.device("/cpu:0"):
+            out = tf.Variable(tf.zeros([n, size, size, channels], tf.uint8), trainable=False)
+        # Chunks keep the captured bytes small (see the module docstring).
+        for start in range(0, n, _DECODE_CHUNK):
+            chunk = _as_string_array(encoded[start : start + _DECODE_CHUNK])
+            batches = (
+                tf.data.Dataset.from_tensor_slices(chunk)
+                .map(
+                    _graph_fn(lambda blob: _decode_one(blob, size, channels)),
+                    num_parallel_calls=AUTOTUNE,
+                    deterministic=True,
+                )
+                .batch(len(chunk))
+            )
+            try:
+                decoded = next(iter(batches))
+            except tf.errors.InvalidArgumentError as err:
+                raise _decode_failure(encoded, start, len(chunk), err) from None
+            out[start : start + len(chunk)].assign(decoded)
+            if n > _DECODE_CHUNK:
+                logging.log_every_n_seconds(
+                    logging.INFO, "Decoded %d/%d images", 10, start + len(chunk), n
+                )
+        return out
+
+
+def _as_string_array(encoded) -> np.ndarray:
+    return np.asarray([bytes(b) for b in encoded], dtype=object)
+
+
+def _decode_failure(encoded, start: int, count: int, err: Exception) -> DataError:
+    from data.images import MAX_LISTED, decode_error
+
+    bad = [k for k in range(start, start + count) if decode_error(encoded[k]) is not None]
+    listed = ", ".join(str(k) for k in bad[:MAX_LISTED]) or "unknown"
+    return DataError(
+        f"Item images failed to decode (item indices {listed}): {err.message.splitlines()[0]}. "
+        f"Loaders check images at load time; reload the dataset with --bad_images=skip "
+        f"or fix the files."
+    )
+
+
+def _store_for(ds: RecDataset, image_size: int, store: ImageStore | None, channels: int = 3):
+    if store is None:
+        if ds.images is None:
+            raise DataError(
+                f"Dataset {ds.name} has no item images; use an image dataset, or "
+                f"with_images=False for triplets."
+            )
+        return ImageStore(ds.images, image_size, channels)
+    if store.image_size != image_size or store.channels != channels:
+        raise ValueError(
+            f"The ImageStore holds {store.image_size}x{store.image_size}x{store.channels} "
+            f"images, but {image_size}x{image_size}x{channels} were asked for."
+        )
+    if store.num_items != ds.num_items:
+        raise ValueError(
+            f"The ImageStore holds {store.num_items} items, dataset {ds.name} has {ds.num_items}."
+        )
+    return store
+
+
+def _graph_fn(fn):
+    """Marks a tf.data map function as plain TF ops (AutoGraph trips on closures)."""
+    return tf.autograph.experimental.do_not_convert(fn)
+
+
+def _options() -> tf.data.Options:
+    options = tf.data.Options()
+    options.deterministic = True
+    return options
+
+
+# ---------------------------------------------------------------------------
+# BPR triplets.
+
+
+class TripletSampler:
+    """Samples BPR triplets as the paper and the authors' code do, in TF ops.
+
+    User uniform over the users with training items; positive uniform among
+    that user's training items; negative uniform over all items, redrawn
+    (per example, in a vectorised while loop) while it is in the user's
+    training set. Membership is a binary search of `user * num_items +
+    item` in the sorted keys of the training interactions.
+
+    Args:
+      ds: the dataset; only `train` is read.
+      seed: the stream's seed.
+
+    Raises:
+      DataError: no training interactions, or a user owns every item (no
+        negative exists for them).
+    """
+
+    def __init__(self, ds: RecDataset, seed: int):
+        if len(ds.train) == 0:
+            raise DataError(f"Dataset {ds.name} has no training interactions to sample from.")
+        indptr, indices = ds.train_csr()
+        counts = np.diff(indptr)
+        # Distinct items per user (a row may repeat): sorted within each user.
+        first = np.ones(len(indices), bool)
+        first[1:] = indices[1:] != indices[:-1]
+        first[indptr[1:-1][counts[1:] > 0]] = True
+        users_of_rows = np.repeat(np.arange(ds.num_users, dtype=np.int64), counts)
+        distinct = np.bincount(users_of_rows[first], minlength=ds.num_users)
+        full = np.flatnonzero(distinct >= ds.num_items)
+        if len(full):
+            raise DataError(
+                f"Dataset {ds.name}: user(s) {', '.join(ds.user_ids[full[:10]])} interacted "
+                f"with every one of the {ds.num_items} items in train, so no negative item "
+                f"exists for them; drop those users."
+            )
+        self.num_items = ds.num_items
+        self.seed = int(seed)
+        self._users = _hold(np.flatnonzero(counts > 0), tf.int64)
+        self._indptr = _hold(indptr, tf.int64)
+        self._indices = _hold(indices, tf.int64)
+        self._keys = _hold(users_of_rows * ds.num_items + indices, tf.int64)
+
+    def in_train(self, users: tf.Tensor, items: tf.Tensor) -> tf.Tensor:
+        """[B] bool: (users[k], items[k]) is a training interaction (int64 [B] inputs)."""
+        query = users * self.num_items + items
+        keys = self._keys
+        where = tf.searchsorted(keys, query, side="left", out_type=tf.int64)
+        n = tf.shape(keys, out_type=tf.int64)[0]
+        hit = tf.gather(keys, tf.minimum(where, n - 1)) == query
+        return tf.logical_and(where < n, hit)
+
+    def sample(self, step: tf.Tensor, batch_size: int) -> dict[str, tf.Tensor]:
+        """Batch `step` of the stream: a pure function of (seed, step).
+
+        Args:
+          step: scalar int64.
+          batch_size: B.
+
+        Returns:
+          {'user', 'pos_item', 'neg_item'}: int32 [B] each.
+        """
+        key = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
+        user_key, pos_key, neg_key = tf.unstack(
+            tf.random.experimental.stateless_split(key, num=3, alg=_RNG_ALG)
+        )
+
+        def draw(seed, modulus):
+            # Full-range int64 draws mod n: the bias is below n / 2**63.
+            bits = tf.random.stateless_uniform(
+                [batch_size], seed=seed, minval=None, maxval=None, dtype=tf.int64, alg=_RNG_ALG
+            )
+            return tf.math.floormod(bits, modulus)
+
+        users = tf.gather(self._users, draw(user_key, tf.shape(self._users, out_type=tf.int64)[0]))
+        start = tf.gather(self._indptr, users)
+        count = tf.gather(self._indptr, users + 1) - start
+        pos = tf.gather(self._indices, start + draw(pos_key, count))
+
+        def redraw(i, neg, bad):
+            seed = tf.random.experimental.stateless_fold_in(neg_key, i, alg=_RNG_ALG)
+            neg = tf.where(bad, draw(seed, self.num_items), neg)
+            return i + 1, neg, self.in_train(users, neg)
+
+        _, neg, _ = tf.while_loop(
+            lambda i, neg, bad: tf.reduce_any(bad),
+            redraw,
+            (
+                tf.constant(0, tf.int64),
+                tf.zeros([batch_size], tf.int64),
+                tf.ones([batch_size], bool),
+            ),
+        )
+        return {
+            "user": tf.cast(users, tf.int32),
+            "pos_item": tf.cast(pos, tf.int32),
+            "neg_item": tf.cast(neg, tf.int32),
+        }
+
+
+def triplet_dataset(
+    ds: RecDataset,
+    image_size: int,
+    batch_size: int,
+    seed: int,
+    *,
+    start_step: int = 0,
+    store: ImageStore | None = None,
+    with_images: bool = True,
+) -> tf.data.Dataset:
+    """The infinite stream of BPR training batches.
+
+    Batch `b` (counting from 0 at the stream's true start) is a pure
+    function of `(seed, b)`; `start_step=k` begins at batch `k`.
+
+    Args:
+      ds: the dataset.
+      image_size: S.
+      batch_size: B.
+      seed: the stream's seed.
+      start_step: index of the first batch (resume from a checkpoint).
+      store: the item images (built from `ds.images` when None).
+      with_images: whether to add the images.
+
+    Returns:
+      A dataset with element_spec
+        {'user': int32 [B], 'pos_item': int32 [B], 'neg_item': int32 [B],
+         'pos_image': float32 [B, S, S, 3] in [-1, 1],
+         'neg_image': float32 [B, S, S, 3] in [-1, 1]}
+      (no image keys when `with_images` is False).
+
+    Raises:
+      DataError: see `TripletSampler`; no images but `with_images`.
+    """
+    if batch_size < 1 or start_step < 0:
+        raise ValueError(
+            f"Need batch_size >= 1 and start_step >= 0, got {batch_size}, {start_step}."
+        )
+    sampler = TripletSampler(ds, seed)
+    store = _store_for(ds, image_size, store) if with_images else None
+
+    def make_batch(step):
+        batch = sampler.sample(step, batch_size)
+        if store is not None:
+            batch["pos_image"] = store.lookup(batch["pos_item"])
+            batch["neg_image"] = store.lookup(batch["neg_item"])
+        return batch
+
+    steps = tf.data.Dataset.counter(start=start_step, dtype=tf.int64)
+    out = steps.map(_graph_fn(make_batch), num_parallel_calls=AUTOTUNE, deterministic=True)
+    return out.prefetch(AUTOTUNE).with_options(_options())
+
+
+def steps_per_epoch(ds: RecDataset, batch_size: int) -> int:
+    """Batches per epoch; an epoch is one triplet per training interaction (authors' code)."""
+    return math.ceil(len(ds.train) / batch_size)
+
+
+# ---------------------------------------------------------------------------
+# Catalogue and GAN batches.
+
+
+def item_dataset(
+    ds: RecDataset,
+    image_size: int,
+    batch_size: int,
+    *,
+    items=None,
+    store: ImageStore | None = None,
+) -> tf.data.Dataset:
+    """Ordered batches of item images, for embedding the catalogue.
+
+    Args:
+      ds: the dataset.
+      image_size: S.
+      batch_size: B; the last batch holds the remainder.
+      items: item indices to embed, in this order (all items when None).
+      store: the item images (built from `ds.images` when None).
+
+    Returns:
+      A finite dataset with element_spec
+        {'item': int32 [b], 'image': float32 [b, S, S, 3] in [-1, 1]},
+      b = B except for the last batch.
+
+    Raises:
+      DataError: no images, or an item index outside [0, num_items).
+    """
+    store = _store_for(ds, image_size, store)
+    if items is None:
+        items = np.arange(ds.num_items)
+    items = np.asarray(items).reshape(-1)
+    if len(items) and (
+        not np.issubdtype(items.dtype, np.integer) or items.min() < 0 or items.max() >= ds.num_items
+    ):
+        raise DataError(
+            f"item_dataset: items must be integer indices in [0, {ds.num_items}) of {ds.name}."
+        )
+    out = (
+        tf.data.Dataset.from_tensor_slices(items.astype(np.int32))
+        .batch(batch_size)
+        .map(
+            _graph_fn(lambda it: {"item": it, "image": store.lookup(it)}),
+            num_parallel_calls=AUTOTUNE,
+            deterministic=True,
+        )
+    )
+    return out.prefetch(AUTOTUNE).with_options(_options())
+
+
+def gan_dataset(
+    ds: RecDataset,
+    image_size: int,
+    batch_size: int,
+    seed: int,
+    *,
+    channels: int = 3,
+    start_step: int = 0,
+    store: ImageStore | None = None,
+) -> tf.data.Dataset:
+    """The infinite stream of GAN training batches over items with a known category.
+
+    Each epoch visits every such item once, in a fresh order drawn from
+    `(seed, epoch)`; batches run across epoch boundaries.
+
+    Args:
+      ds: the dataset (needs categories and images).
+      image_size: S.
+      batch_size: B.
+      seed: the shuffling seed.
+      channels: 3 for RGB, 1 for grayscale.
+      start_step: batches to skip (resume); cheap, images are not read.
+      store: the item images at (S, channels) (built when None).
+
+    Returns:
+      A dataset with element_spec
+        {'image': float32 [B, S, S, channels] in [-1, 1],
+         'category': int32 [B] in [0, num_categories)}.
+
+    Raises:
+      DataError: no categories, no item with a known category, or no images.
+    """
+    if ds.categories is None:
+        raise DataError(f"Dataset {ds.name} has no item categories; the GAN needs them.")
+    categories = np.asarray(ds.categories, np.int64)
+    known = np.flatnonzero(categories >= 0)
+    if len(known) == 0:
+        raise DataError(f"Dataset {ds.name}: no item has a known category (all are -1).")
+    store = _store_for(ds, image_size, store, channels)
+    known_items = tf.constant(known, tf.int64)
+    category_of = tf.constant(categories, tf.int64)
+    n = len(known)
+
+    def epoch_order(epoch):
+        noise = tf.random.stateless_uniform(
+            [n], seed=tf.stack([tf.constant(seed, tf.int64), epoch]), alg=_RNG_ALG
+        )
+        return tf.data.Dataset.from_tensor_slices(tf.gather(known_items, tf.argsort(noise)))
+
+    def add_images(items):
+        return {
+            "image": store.lookup(items),
+            "category": tf.cast(tf.gather(category_of, items), tf.int32),
+        }
+
+    out = (
+        tf.data.Dataset.counter(dtype=tf.int64)
+        .flat_map(_graph_fn(epoch_order))
+        .batch(batch_size, drop_remainder=True)
+        .skip(start_step)
+        .map(_graph_fn(add_images), num_parallel_calls=AUTOTUNE, deterministic=True)
+    )
+    return out.prefetch(AUTOTUNE).with_options(_options())
