@@ -1,0 +1,451 @@
+"""TFDS builders for the authors' published datasets, and their registry loader.
+
+    ds = data.authors_tfds.load("amazon_fashion", manual_dir="~/Downloads")
+
+The paper's four image datasets exist only as the authors' `.npy` files
+(AUTHORS_CODE.md), published at http://cseweb.ucsd.edu/~wckang/DVBPR/
+(linked from github.com/kang205/DVBPR) and downloaded by hand. The first
+`load` reads the file once (through the restricted unpickler of
+`data.authors_npy`), checks every image, and writes TFDS records; later
+loads read only the records and never touch the pickle again.
+
+Records: one split, "items", with one example per item:
+
+    item              int64    the authors' item id (productid), 0..itemnum-1
+    asin              text     Amazon id ("" when absent)
+    image             string   encoded image: JPEGs in RGB kept byte for byte;
+                               anything else (PNG, grayscale or CMYK JPEG, ...)
+                               re-encoded as an RGB PNG, so decoders always get RGB
+    image_ok          bool     False where the published image does not decode
+    category          int64    index of the one-hot `c`; -1 when unknown
+    train_users       [n] int64  users holding the item in user_train (repeats kept)
+    validation_users  [n] int64  users whose validation item it is
+    test_users        [n] int64  users whose test item it is
+
+`usernum` / `itemnum` are kept in the dataset's metadata, so the published
+user splits come back exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from absl import logging
+from PIL import Image
+
+from data import authors_npy, images
+from data.core import AMAZON_FASHION_CATEGORIES, DataError, ItemImages, RecDataset, sort_rows
+
+PUBLISHED_AT = authors_npy.PUBLISHED_AT
+CODE_URL = "https://github.com/kang205/DVBPR"
+
+_CITATION = """\
+@inproceedings{kang2017visually,
+  title={Visually-Aware Fashion Recommendation and Design with Generative Image Models},
+  author={Kang, Wang-Cheng and Fang, Chen and Wang, Zhaowen and McAuley, Julian},
+  booktitle={IEEE International Conference on Data Mining (ICDM)},
+  year={2017}
+}"""
+
+# Items per tf.data batch when reading the records back.
+_READ_BATCH = 1024
+
+# Background that transparent pixels are composited onto: product photos
+# are shot on white, and PIL's plain RGBA->RGB conversion would expose
+# whatever colour the transparent pixels happen to hold (often black).
+_BACKGROUND = (255, 255, 255)
+
+
+def to_rgb_encoding(blob: bytes) -> bytes:
+    """The image as the pipeline should get it: RGB JPEG/PNG bytes.
+
+    RGB JPEGs and RGB PNGs are returned unchanged (no generation loss);
+    everything else is decoded, converted to RGB (transparent pixels onto
+    white, 16-bit grayscale scaled to 8 bits) and re-encoded losslessly as
+    PNG. Undecodable bytes are returned unchanged (the caller flags them).
+
+    Args:
+      blob: encoded image bytes.
+
+    Returns:
+      Encoded RGB image bytes.
+    """
+    if _jpeg_components(blob) == 3:
+        return blob  # the common case, decided from the header alone
+    try:
+        with Image.open(io.BytesIO(blob)) as image:
+            if image.format in ("JPEG", "PNG") and image.mode == "RGB":
+                return blob
+            image.load()
+            if image.mode in ("I", "I;16", "I;16B", "I;16L"):
+                # PIL's I->L conversion clips at 255 instead of scaling.
+                gray = np.asarray(image, dtype=np.float64)
+                scale = 255.0 / 65535.0 if gray.max() > 255 else 1.0
+                image = Image.fromarray(np.clip(gray * scale + 0.5, 0, 255).astype(np.uint8))
+            if image.mode == "P":
+                image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+            if image.mode in ("RGBA", "LA", "PA"):
+                rgba = image.convert("RGBA")
+                background = Image.new("RGBA", rgba.size, _BACKGROUND + (255,))
+                image = Image.alpha_composite(background, rgba)
+            rgb = image.convert("RGB")
+            out = io.BytesIO()
+            rgb.save(out, format="PNG")
+            return out.getvalue()
+    except Exception:  # PIL raises many types; check_images reports the reason.
+        return blob
+
+
+# JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic);
+# 0xC4 (DHT), 0xC8 (JPG) and 0xCC (DAC) share the range but are not frames.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _jpeg_components(blob: bytes) -> int | None:
+    """Colour components of a JPEG (1 gray, 3 YCbCr/RGB, 4 CMYK), from its header.
+
+    About a hundred times cheaper than PIL's `Image.open`, which matters
+    for a quarter of a million images. None when `blob` is not a JPEG or
+    its header is damaged.
+    """
+    if blob[:2] != b"\xff\xd8":
+        return None
+    pos, n = 2, len(blob)
+    while pos + 4 <= n:
+        if blob[pos] != 0xFF:
+            return None
+        marker = blob[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            pos += 2
+            continue
+        if marker in _JPEG_SOF:
+            # FF Cn, length (2), precision (1), height (2), width (2), components (1).
+            return blob[pos + 9] if pos + 9 < n else None
+        pos += 2 + int.from_bytes(blob[pos + 2 : pos + 4], "big")
+    return None
+
+
+class AuthorsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """Base builder: converts one authors' `.npy` file into TFDS records.
+
+    Subclasses set `FILE_NAME` and `DESCRIPTION`; the TFDS name is the
+    snake-case class name, which equals the registry name.
+    """
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Authors' published file converted item by item."}
+    FILE_NAME = ""
+    DESCRIPTION = ""
+    # TFDS looks for a checksums file beside a builder's code, and finding
+    # that code inside a package imports `importlib_resources`, which TFDS
+    # does not install. These builders download nothing, so there is no code
+    # path to search.
+    code_path = None
+
+    @classmethod
+    def manual_instructions(cls) -> str:
+        return (
+            f"Download {cls.FILE_NAME} from the first author's page, "
+            f"{PUBLISHED_AT}{cls.FILE_NAME} (linked from {CODE_URL}), and place it in the "
+            "folder passed as --manual_dir=DIR, or in <data_dir>/downloads/manual/ "
+            "(TFDS's manual dir; <data_dir> defaults to ~/tensorflow_datasets)."
+        )
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.MANUAL_DOWNLOAD_INSTRUCTIONS = cls.manual_instructions()
+
+    def __init__(self, *, bad_images: str = "fail", **kwargs):
+        """Creates the builder.
+
+        Args:
+          bad_images: "fail" stops preparation at the first check that finds
+            undecodable images (nothing is written); "skip" records them
+            with image_ok=False, so that `load` can drop them.
+          **kwargs: TFDS builder arguments (data_dir, ...).
+        """
+        super().__init__(**kwargs)
+        self._bad_images = bad_images
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        # A variable-length Tensor encodes a whole list at once; a Sequence
+        # would encode element by element (10x slower to prepare).
+        users = tfds.features.Tensor(shape=(None,), dtype=tf.int64)
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=self.DESCRIPTION,
+            features=tfds.features.FeaturesDict(
+                {
+                    "item": tf.int64,
+                    "asin": tfds.features.Text(),
+                    "image": tfds.features.Tensor(shape=(), dtype=tf.string),
+                    "image_ok": tf.bool,
+                    "category": tf.int64,
+                    "train_users": users,
+                    "validation_users": users,
+                    "test_users": users,
+                }
+            ),
+            # Records stay in item order, so reading back is deterministic.
+            disable_shuffling=True,
+            homepage=CODE_URL,
+            citation=_CITATION,
+            metadata=tfds.core.MetadataDict(),
+        )
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+        path = os.path.join(os.fspath(dl_manager.manual_dir), self.FILE_NAME)
+        if not os.path.isfile(path):
+            raise DataError(f"{path} is missing. {self.manual_instructions()}")
+        data = authors_npy.read_authors_npy(path)
+        self.info.metadata.update(
+            usernum=data.usernum,
+            itemnum=data.itemnum,
+            source=self.FILE_NAME,
+            source_bytes=os.path.getsize(path),
+        )
+        return {"items": self._generate_examples(data, path)}
+
+    def _generate_examples(self, data: authors_npy.AuthorsData, path: str):
+        n = data.itemnum
+        encoded = [data.items[i]["image"] for i in range(n)]
+        ok = images.check_images(encoded, list(range(n)), path, self._bad_images)
+        # Inverted splits: item -> users, built once in Python (preparation only).
+        by_item = {
+            name: [[] for _ in range(n)]
+            for name in ("train_users", "validation_users", "test_users")
+        }
+        for name, split in (
+            ("train_users", data.user_train),
+            ("validation_users", data.user_validation),
+            ("test_users", data.user_test),
+        ):
+            lists = by_item[name]
+            for user, items in split.items():
+                for item in items:
+                    lists[item].append(user)
+        del encoded
+        for i in range(n):
+            entry = data.items.pop(i)
+            category = entry["category"]
+            yield (
+                i,
+                {
+                    "item": i,
+                    "asin": entry["asin"] or "",
+                    "image": to_rgb_encoding(entry["image"]) if ok[i] else entry["image"],
+                    "image_ok": bool(ok[i]),
+                    "category": -1 if category is None else category,
+                    "train_users": np.asarray(by_item["train_users"][i], np.int64),
+                    "validation_users": np.asarray(by_item["validation_users"][i], np.int64),
+                    "test_users": np.asarray(by_item["test_users"][i], np.int64),
+                },
+            )
+
+
+class AmazonFashion(AuthorsBuilder):
+    """Amazon Fashion as published by the authors (64K users, 234K images, 6 categories)."""
+
+    FILE_NAME = "AmazonFashion6ImgPartitioned.npy"
+    DESCRIPTION = (
+        "Amazon Fashion (Kang et al., ICDM 2017): 64K users, 234K item images, 0.5M "
+        "interactions; one-hot categories men's/women's tops, bottoms, shoes."
+    )
+
+
+class AmazonWomen(AuthorsBuilder):
+    """Amazon Women as published by the authors (97K users, 347K images)."""
+
+    FILE_NAME = "AmazonWomenWithImgPartitioned.npy"
+    DESCRIPTION = "Amazon Women (Kang et al., ICDM 2017): 97K users, 347K images, 0.8M actions."
+
+
+class AmazonMen(AuthorsBuilder):
+    """Amazon Men as published by the authors (34K users, 110K images)."""
+
+    FILE_NAME = "AmazonMenWithImgPartitioned.npy"
+    DESCRIPTION = "Amazon Men (Kang et al., ICDM 2017): 34K users, 110K images, 0.2M actions."
+
+
+class Tradesy(AuthorsBuilder):
+    """Tradesy as published by the authors (33K users, 326K images)."""
+
+    FILE_NAME = "TradesyImgPartitioned.npy"
+    DESCRIPTION = "Tradesy (Kang et al., ICDM 2017): 33K users, 326K images, 0.6M actions."
+
+
+BUILDERS: dict[str, type[AuthorsBuilder]] = {
+    "amazon_fashion": AmazonFashion,
+    "amazon_women": AmazonWomen,
+    "amazon_men": AmazonMen,
+    "tradesy": Tradesy,
+}
+
+
+def load(
+    name: str,
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+    bad_images: str = "fail",
+) -> RecDataset:
+    """Loads one of the authors' datasets, preparing TFDS records on first use.
+
+    Args:
+      name: "amazon_fashion", "amazon_women", "amazon_men" or "tradesy".
+      data_dir: where TFDS keeps prepared records (~/tensorflow_datasets
+        when None).
+      manual_dir: folder holding the authors' `.npy` file
+        (`<data_dir>/downloads/manual` when None). Only read when the
+        records are not prepared yet.
+      bad_images: "fail" stops at undecodable images and lists their item
+        ids; "skip" drops those items and their interactions.
+
+    Returns:
+      A RecDataset whose users and items are the authors' ids (item k is
+      the authors' productid k unless items were skipped; `item_ids` keeps
+      the productids), with the published train/validation/test splits,
+      encoded images (`ItemImages.encoded`, RGB JPEG/PNG bytes), and
+      categories when the file has them.
+
+    Raises:
+      DataError: unknown name; the `.npy` file is missing (the message says
+        where to put it and where it is published), malformed or crafted;
+        undecodable images with bad_images="fail".
+    """
+    if name not in BUILDERS:
+        raise DataError(f"Unknown authors' dataset {name!r}; known: {', '.join(BUILDERS)}.")
+    if bad_images not in ("fail", "skip"):
+        raise DataError(f"bad_images must be 'fail' or 'skip', got {bad_images!r}.")
+    if data_dir:
+        data_dir = os.path.expanduser(data_dir)
+    builder = BUILDERS[name](data_dir=data_dir, bad_images=bad_images)
+    if not builder.is_prepared():
+        _prepare(builder, manual_dir)
+    else:
+        logging.info("%s: reading prepared records from %s", name, builder.data_path)
+    return _read_records(builder, name, bad_images)
+
+
+def _prepare(builder: AuthorsBuilder, manual_dir: str | None) -> None:
+    default_manual = os.path.join(os.fspath(builder.data_dir_root), "downloads", "manual")
+    folder = os.path.expanduser(manual_dir) if manual_dir else default_manual
+    path = os.path.join(folder, builder.FILE_NAME)
+    if not os.path.isfile(path):
+        where = f"--manual_dir={manual_dir}" if manual_dir else f"the TFDS manual dir {folder}"
+        raise DataError(
+            f"{builder.name}: {builder.FILE_NAME} not found in {where}. "
+            f"{builder.manual_instructions()} It is converted once into TFDS records under "
+            f"{builder.data_dir_root}; later runs do not need the file."
+        )
+    logging.info("%s: converting %s into TFDS records (once)", builder.name, path)
+    # TFDS prints its banners to stdout, which belongs to the binaries' JSON line.
+    with contextlib.redirect_stdout(sys.stderr):
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(
+                manual_dir=folder,
+                # The records can only come from the local file; never ask GCS.
+                try_download_gcs=False,
+            )
+        )
+
+
+def _read_records(builder: AuthorsBuilder, name: str, bad_images: str) -> RecDataset:
+    metadata = builder.info.metadata
+    usernum, itemnum = int(metadata["usernum"]), int(metadata["itemnum"])
+    source = str(metadata.get("source", builder.FILE_NAME))
+
+    def flatten(batch):
+        out = {k: batch[k] for k in ("item", "image", "image_ok", "category")}
+        for key in ("train_users", "validation_users", "test_users"):
+            ragged = batch[key]
+            out[key] = ragged.flat_values
+            out[key + "_len"] = ragged.row_lengths()
+        return out
+
+    dataset = builder.as_dataset(split="items", shuffle_files=False)
+    dataset = dataset.ragged_batch(_READ_BATCH).map(flatten).prefetch(2)
+    item_parts, image_parts, ok_parts, category_parts = [], [], [], []
+    rows = {"train": [], "validation": [], "test": []}
+    for batch in tfds.as_numpy(dataset):
+        item_parts.append(batch["item"])
+        image_parts.append(batch["image"])
+        ok_parts.append(batch["image_ok"])
+        category_parts.append(batch["category"])
+        for split in rows:
+            users = batch[f"{split}_users"]
+            items = np.repeat(batch["item"], batch[f"{split}_users_len"])
+            rows[split].append(np.stack([users, items], axis=1))
+    item = np.concatenate(item_parts)
+    if len(item) != itemnum or not np.array_equal(np.sort(item), np.arange(itemnum)):
+        raise DataError(
+            f"{name}: the prepared records under {builder.data_path} hold {len(item)} items, "
+            f"expected {itemnum}; delete that folder to prepare them again."
+        )
+    order = np.argsort(item, kind="stable")
+    encoded = np.empty(itemnum, dtype=object)
+    encoded[:] = [blob for part in image_parts for blob in part]
+    encoded = encoded[order]
+    ok = np.concatenate(ok_parts)[order]
+    categories = np.concatenate(category_parts)[order].astype(np.int64)
+    splits = {
+        split: np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
+        for split, parts in rows.items()
+    }
+    info = {
+        "source": source,
+        "published_at": PUBLISHED_AT + builder.FILE_NAME,
+        "records": str(builder.data_path),
+        "usernum": usernum,
+        "itemnum": itemnum,
+    }
+
+    item_ids = np.arange(itemnum)
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        # Raises with the item ids for "fail"; logs them for "skip".
+        images.check_images(list(encoded[bad]), item_ids[bad].tolist(), source, bad_images)
+        keep = ok
+        new_index = np.cumsum(keep) - 1
+        for split, pairs in splits.items():
+            pairs = pairs[keep[pairs[:, 1]]]
+            pairs[:, 1] = new_index[pairs[:, 1]]
+            splits[split] = pairs
+        encoded, categories, item_ids = encoded[keep], categories[keep], item_ids[keep]
+        info["skipped_items"] = len(bad)
+        info["skipped_item_ids"] = bad[: images.MAX_LISTED].tolist()
+
+    has_categories = bool((categories >= 0).any())
+    if has_categories and name == "amazon_fashion":
+        if categories.max() >= len(AMAZON_FASHION_CATEGORIES):
+            raise DataError(
+                f"{name}: category index {categories.max()} in {source}; Amazon Fashion has "
+                f"{len(AMAZON_FASHION_CATEGORIES)} categories."
+            )
+        names = AMAZON_FASHION_CATEGORIES
+    elif has_categories:
+        names = tuple(f"category_{k}" for k in range(int(categories.max()) + 1))
+    else:
+        names = ()
+    return RecDataset(
+        name=name,
+        num_users=usernum,
+        num_items=len(item_ids),
+        train=sort_rows(splits["train"]),
+        validation=sort_rows(splits["validation"]),
+        test=sort_rows(splits["test"]),
+        item_ids=np.asarray([str(i) for i in item_ids], dtype=object),
+        user_ids=np.asarray([str(u) for u in range(usernum)], dtype=object),
+        categories=categories if has_categories else None,
+        category_names=names,
+        images=ItemImages(encoded=encoded),
+        info=info,
+    )
