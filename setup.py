@@ -10,7 +10,9 @@ setuptools.setup(
         "and Design with Generative Image Models' (Kang et al., ICDM 2017)."
     ),
     python_requires=">=3.10",
-    packages=setuptools.find_packages(include=["dvbpr_tf*", "gan_tf*", "design*", "eval*", "data*", "common*"]),
+    packages=setuptools.find_packages(
+        include=["dvbpr_tf*", "gan_tf*", "design*", "eval*", "data*", "common*"]
+    ),
     install_requires=[
         "tensorflow>=2.21,<2.22",
         # TF 2.21 no longer pulls TensorBoard in; our binaries write summaries.
