@@ -1,0 +1,382 @@
+"""Training loop of the category-conditional LSGAN.
+
+`train_and_export(config, ds, workdir)` trains G and D on the items of `ds`
+with a known category, writes TensorBoard summaries, checkpoints, and ends
+with a SavedModel export (`gan_tf.export`).
+
+One step, two optimisers, two tapes over one forward pass: G makes a batch
+of fakes for the real batch's categories (so c ~ p(c) as in eq. 7, and D
+sees every category equally often as real and as fake), D scores the real
+and fake images together in one call (one set of batch-norm statistics for
+both halves), and both networks are updated from the same scores. The paper
+says the objectives are "optimized alternately"; updating both from one
+forward pass costs one G forward and one D forward less per step, which is
+what makes CPU runs possible. This is the DCGAN-tutorial scheme; TF-GAN's
+default alternates.
+
+Everything random is a pure function of `(config.seed, step)`: the batch
+order (`data.pipeline.gan_dataset`), z (stateless uniform), and the weights'
+initialisation (seeded). A run resumed from a checkpoint at step k sees the
+batches and z an uninterrupted run sees from step k.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from common import runtime
+from data import pipeline
+from data.core import DataError, RecDataset
+from gan_tf import export, losses, networks
+from gan_tf.config import GANConfig
+
+CHECKPOINT_DIRNAME = "checkpoints"
+TENSORBOARD_DIRNAME = "tensorboard"
+SAMPLES_FILE = "samples.png"
+# Fields that may change between a run and its resumption; every other field
+# must match the checkpoint's run (architecture, data, optimiser).
+_RESUMABLE_FIELDS = ("epochs", "log_every_steps", "checkpoint_every_seconds")
+# Offsets keep the z stream and the fixed sample z apart from other seeds.
+_Z_STREAM = 7919
+_FIXED_Z_STREAM = 104729
+
+
+def config_for_dataset(config: GANConfig, ds: RecDataset) -> GANConfig:
+    """`config` with the dataset's categories; checks the dataset can train a GAN.
+
+    Raises:
+      DataError: no images, no categories, or no item with a known category.
+    """
+    if ds.images is None:
+        raise DataError(f"Dataset {ds.name} has no item images; the GAN needs an image dataset.")
+    if ds.categories is None or not ds.category_names:
+        raise DataError(
+            f"Dataset {ds.name} has no item categories; the conditional GAN needs them "
+            f"(e.g. --dataset=synthetic_fashion or fashion_mnist_users)."
+        )
+    if not np.any(np.asarray(ds.categories) >= 0):
+        raise DataError(f"Dataset {ds.name}: every item's category is unknown (-1).")
+    return dataclasses.replace(
+        config, num_categories=ds.num_categories, category_names=tuple(ds.category_names)
+    )
+
+
+def grey_images(ds: RecDataset, sample: int = 2048) -> bool:
+    """Whether the dataset's decoded pixels are grey (R == G == B) on a sample of items.
+
+    Datasets holding only encoded images report False (deciding would mean
+    decoding them).
+    """
+    if ds.images is None or ds.images.pixels is None:
+        return False
+    pixels = ds.images.pixels[: min(sample, len(ds.images.pixels))]
+    return bool(np.all(pixels[..., :1] == pixels[..., 1:]))
+
+
+def labelled_items(ds: RecDataset) -> int:
+    """Number of items with a known category (the GAN's training set)."""
+    return int(np.sum(np.asarray(ds.categories) >= 0))
+
+
+def steps_per_epoch(ds: RecDataset, batch_size: int) -> int:
+    """Full batches per pass over the labelled items (gan_dataset drops none: batches span epochs)."""
+    return max(1, labelled_items(ds) // batch_size)
+
+
+def build_models(config: GANConfig) -> tuple[keras.Model, keras.Model]:
+    """G and D with seeded initialisation."""
+    keras.utils.set_random_seed(config.seed)
+    return (
+        networks.build_generator(config, seed=2 * config.seed),
+        networks.build_discriminator(config, seed=2 * config.seed + 1),
+    )
+
+
+def _optimizer(config: GANConfig, variables) -> keras.optimizers.Optimizer:
+    opt = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta1, beta_2=config.beta2)
+    # Slots exist before a checkpoint restore, so that they are restored too.
+    opt.build(variables)
+    return opt
+
+
+def sample_z(config: GANConfig, step, batch_size: int, stream: int = _Z_STREAM) -> tf.Tensor:
+    """z ~ U(-1, 1)^z_dim for one step: float32 [batch_size, z_dim], a pure function of step."""
+    seed = tf.stack([tf.constant(config.seed + stream, tf.int64), tf.cast(step, tf.int64)])
+    return tf.random.stateless_uniform(
+        [batch_size, config.z_dim], seed=seed, minval=-1.0, maxval=1.0, alg="philox"
+    )
+
+
+def fixed_samples_inputs(config: GANConfig) -> tuple[tf.Tensor, tf.Tensor]:
+    """The fixed z of the per-epoch grid: the same n z vectors for every category.
+
+    Returns:
+      z float32 [K * n, z_dim] and category int32 [K * n], category-major.
+    """
+    n, k = config.samples_per_category, config.num_categories
+    z = sample_z(config, 0, n, stream=_FIXED_Z_STREAM)
+    return tf.tile(z, [k, 1]), tf.repeat(tf.range(k, dtype=tf.int32), n)
+
+
+def image_grid(images: np.ndarray, rows: int) -> np.ndarray:
+    """Tiles images row-major into one picture.
+
+    Args:
+      images: [rows * cols, H, W, C] uint8 or float in [-1, 1].
+      rows: number of rows.
+
+    Returns:
+      [rows * H, cols * W, C] of the input dtype.
+    """
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    cols = n // rows
+    grid = images[: rows * cols].reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4)
+    return grid.reshape(rows * h, cols * w, c)
+
+
+class Trainer:
+    """G, D, their optimisers, the step function and the checkpoint.
+
+    Args:
+      config: the run's config (with the dataset's categories).
+    """
+
+    def __init__(self, config: GANConfig):
+        self.config = config
+        self.generator, self.discriminator = build_models(config)
+        self.g_optimizer = _optimizer(config, self.generator.trainable_variables)
+        self.d_optimizer = _optimizer(config, self.discriminator.trainable_variables)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.checkpoint = tf.train.Checkpoint(
+            step=self.step,
+            generator=self.generator,
+            discriminator=self.discriminator,
+            g_optimizer=self.g_optimizer,
+            d_optimizer=self.d_optimizer,
+        )
+        self.train_step = tf.function(self._train_step)
+        self.generate = tf.function(
+            lambda z, c: self.generator([z, c], training=False), reduce_retracing=True
+        )
+
+    def _train_step(self, images: tf.Tensor, category: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One update of D and G.
+
+        Args:
+          images: float32 [B, R, R, C] in [-1, 1], real.
+          category: int32 [B], their categories (also the fakes' categories).
+
+        Returns:
+          {'d_loss', 'g_loss', 'd_real', 'd_fake'}: float32 scalars, the last
+          two the mean D scores of the real and fake halves.
+        """
+        batch = tf.shape(images)[0]
+        z = sample_z(self.config, self.step, batch)
+        g_vars = self.generator.trainable_variables
+        d_vars = self.discriminator.trainable_variables
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fakes = self.generator([z, category], training=True)
+            scores = self.discriminator(
+                [tf.concat([images, fakes], 0), tf.concat([category, category], 0)], training=True
+            )
+            real_scores, fake_scores = scores[:batch], scores[batch:]
+            d_loss = losses.discriminator_loss(real_scores, fake_scores)
+            g_loss = losses.generator_loss(fake_scores)
+        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True))
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
+        self.step.assign_add(1)
+        return {
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_real": tf.reduce_mean(real_scores),
+            "d_fake": tf.reduce_mean(fake_scores),
+        }
+
+
+def check_resumable(workdir: str, config: GANConfig) -> None:
+    """Refuses to resume a workdir whose checkpoints belong to a different config.
+
+    Raises:
+      ValueError: config.json in `workdir` differs in a field that the
+        checkpoints depend on (the message lists them).
+    """
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path) or not tf.train.latest_checkpoint(
+        os.path.join(workdir, CHECKPOINT_DIRNAME)
+    ):
+        return
+    with open(path) as f:
+        old = json.load(f)
+    new = json.loads(runtime.to_json(config))
+    diff = [
+        f"{k}: {old.get(k)!r} -> {new[k]!r}"
+        for k in new
+        if k not in _RESUMABLE_FIELDS and old.get(k) != new[k]
+    ]
+    if diff:
+        raise ValueError(
+            f"--workdir={workdir} holds checkpoints of a run with a different config "
+            f"({'; '.join(diff)}). Use a fresh --workdir, or the same flags to resume."
+        )
+
+
+def train_and_export(
+    config: GANConfig,
+    ds: RecDataset,
+    workdir: str,
+    *,
+    max_steps: int | None = None,
+    export_path: str | None = None,
+    write_export: bool = True,
+) -> dict:
+    """Trains (or resumes) the GAN and exports it.
+
+    Args:
+      config: from `config_for_dataset` (categories must match `ds`).
+      ds: the dataset; trains on items with a known category.
+      workdir: checkpoints, TensorBoard logs (`tensorboard/`), the latest
+        sample grid (`samples.png`) and the export (`export/`) go here.
+      max_steps: stop after this many steps in total (default: epochs *
+        steps_per_epoch).
+      export_path: where to export (default `workdir/export`).
+      write_export: export at the end (skipped when the export there is
+        already of the final step).
+
+    Returns:
+      Headline results: steps, epochs, final losses and D scores, seconds,
+      steps per second of this session, export path.
+    """
+    if config.num_categories != ds.num_categories:
+        raise ValueError(
+            f"config has {config.num_categories} categories, dataset {ds.name} has "
+            f"{ds.num_categories}; build the config with config_for_dataset."
+        )
+    os.makedirs(workdir, exist_ok=True)
+    per_epoch = steps_per_epoch(ds, config.batch_size)
+    total = config.epochs * per_epoch if max_steps is None else max_steps
+    trainer = Trainer(config)
+    manager = tf.train.CheckpointManager(
+        trainer.checkpoint, os.path.join(workdir, CHECKPOINT_DIRNAME), max_to_keep=2
+    )
+    if manager.latest_checkpoint:
+        trainer.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        logging.info("Resumed from %s at step %d", manager.latest_checkpoint, trainer.step.numpy())
+    start = int(trainer.step.numpy())
+    writer = tf.summary.create_file_writer(os.path.join(workdir, TENSORBOARD_DIRNAME))
+    fixed_z, fixed_c = fixed_samples_inputs(config)
+    store = pipeline.ImageStore(ds.images, config.resolution, config.channels)
+    batches = pipeline.gan_dataset(
+        ds,
+        config.resolution,
+        config.batch_size,
+        config.seed,
+        channels=config.channels,
+        start_step=start,
+        store=store,
+    )
+    logging.info(
+        "Training the GAN on %d labelled items of %s: %d steps/epoch, steps %d..%d",
+        labelled_items(ds),
+        ds.name,
+        per_epoch,
+        start,
+        total,
+    )
+    progress = runtime.Progress(max(total - start, 0), "steps", prefix="gan")
+    last_save = time.perf_counter()
+    metrics = {}
+    step = start
+    for batch in batches.take(max(total - start, 0)):
+        out = trainer.train_step(batch["image"], batch["category"])
+        step += 1
+        epoch_end = step % per_epoch == 0 or step == total
+        if step % config.log_every_steps == 0 or epoch_end:
+            metrics = {k: float(v) for k, v in out.items()}
+            if not all(math.isfinite(v) for v in metrics.values()):
+                raise FloatingPointError(f"GAN training diverged at step {step}: {metrics}.")
+            with writer.as_default(step=step):
+                for k, v in metrics.items():
+                    tf.summary.scalar(f"losses/{k}" if "loss" in k else f"scores/{k}", v)
+            progress.update(
+                step - start,
+                f"epoch {step / per_epoch:.2f} D {metrics['d_loss']:.3f} "
+                f"G {metrics['g_loss']:.3f} D(x) {metrics['d_real']:.2f} "
+                f"D(G(z)) {metrics['d_fake']:.2f}",
+            )
+        if epoch_end:
+            _write_samples(trainer, config, fixed_z, fixed_c, writer, workdir, step)
+        if epoch_end or time.perf_counter() - last_save > config.checkpoint_every_seconds:
+            manager.save(checkpoint_number=step)
+            last_save = time.perf_counter()
+    writer.flush()
+    if step == start and not os.path.exists(os.path.join(workdir, SAMPLES_FILE)):
+        _write_samples(trainer, config, fixed_z, fixed_c, writer, workdir, step)
+    seconds = progress.elapsed
+    path = export_path or os.path.join(workdir, export.EXPORT_DIRNAME)
+    if write_export and export.exported_step(path) != step:
+        export.export_gan(trainer.generator, trainer.discriminator, config, path, step=step)
+    return {
+        "steps": step,
+        "epochs": step / per_epoch,
+        "steps_this_session": step - start,
+        "seconds_this_session": seconds,
+        "steps_per_second": (step - start) / seconds if step > start else None,
+        **metrics,
+        "export": path if write_export else None,
+    }
+
+
+def _write_samples(trainer, config, fixed_z, fixed_c, writer, workdir, step) -> None:
+    """The fixed-z grid: one TensorBoard image per category, and all categories in one PNG."""
+    images = pipeline.images_to_uint8(trainer.generate(fixed_z, fixed_c)).numpy()
+    n, names = config.samples_per_category, config.category_names
+    with writer.as_default(step=step):
+        for k in range(config.num_categories):
+            name = names[k] if names else str(k)
+            grid = image_grid(images[k * n : (k + 1) * n], rows=1)
+            tf.summary.image(f"samples/{k}_{name}", grid[None])
+    grid = image_grid(images, rows=config.num_categories)
+    runtime.atomic_write_bytes(os.path.join(workdir, SAMPLES_FILE), tf.io.encode_png(grid).numpy())
+
+
+def load_config(workdir: str) -> GANConfig:
+    """The GANConfig a training run wrote into its workdir (config.json)."""
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        raise DataError(f"No config.json in --workdir={workdir}; is it a gan_tf.train workdir?")
+    with open(path) as f:
+        fields = json.load(f)
+    for k in ("category_names", "g_widths", "d_widths"):
+        fields[k] = tuple(fields[k])
+    return GANConfig(**fields)
+
+
+def export_from_checkpoint(workdir: str, export_path: str | None = None) -> str:
+    """Re-exports the latest checkpoint of a training workdir.
+
+    Raises:
+      DataError: no config.json or no checkpoint in `workdir`.
+    """
+    config = load_config(workdir)
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIRNAME))
+    if not latest:
+        raise DataError(f"No checkpoint in {workdir}/{CHECKPOINT_DIRNAME}; train first.")
+    trainer = Trainer(config)
+    trainer.checkpoint.restore(latest).assert_existing_objects_matched()
+    return export.export_gan(
+        trainer.generator,
+        trainer.discriminator,
+        config,
+        export_path or os.path.join(workdir, export.EXPORT_DIRNAME),
+        step=int(trainer.step.numpy()),
+    )

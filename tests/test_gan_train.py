@@ -1,0 +1,132 @@
+"""The GAN training loop: a real tiny run, resume after a stop, summaries, bad input."""
+
+import dataclasses
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from gan_testlib import tiny_config, two_category_dataset
+
+from common import runtime
+from data import pipeline
+from data.core import DataError
+from gan_tf import train_lib
+
+
+def _d_scores(trainer, images, category):
+    """Mean D(x) on real images and on fakes of the same categories (fixed z), inference mode."""
+    z = train_lib.sample_z(trainer.config, 10_000, len(images))
+    fakes = trainer.generator([z, category], training=False)
+    real = trainer.discriminator([images, category], training=False)
+    fake = trainer.discriminator([fakes, category], training=False)
+    return float(tf.reduce_mean(real)), float(tf.reduce_mean(fake))
+
+
+def test_discriminator_learns_real_from_fake():
+    """A few real steps: D(x) moves towards 1 and D(G(z)) stays below it, the D loss falls."""
+    ds = two_category_dataset()
+    config = train_lib.config_for_dataset(tiny_config(), ds)
+    trainer = train_lib.Trainer(config)
+    batches = iter(pipeline.gan_dataset(ds, 16, 16, seed=0))
+    probe = next(iter(pipeline.gan_dataset(ds, 16, 32, seed=1)))
+    real0, fake0 = _d_scores(trainer, probe["image"], probe["category"])
+    first = None
+    for _ in range(12):
+        batch = next(batches)
+        out = trainer.train_step(batch["image"], batch["category"])
+        first = first or {k: float(v) for k, v in out.items()}
+    last = {k: float(v) for k, v in out.items()}
+    real1, fake1 = _d_scores(trainer, probe["image"], probe["category"])
+    assert int(trainer.step.numpy()) == 12
+    # At initialisation D scores everything near 0 (real loss ~1).
+    assert abs(real0) < 0.5 and abs(fake0) < 0.5
+    assert real1 - fake1 > (real0 - fake0) + 0.2
+    assert (real1 - 1) ** 2 < (real0 - 1) ** 2
+    assert last["d_loss"] < first["d_loss"]
+    assert last["d_real"] > last["d_fake"]
+
+
+def test_train_export_resume_and_summaries(tmp_path):
+    ds = two_category_dataset()
+    config = train_lib.config_for_dataset(tiny_config(epochs=2), ds)
+    workdir = str(tmp_path / "run")
+    runtime.write_config(workdir, config)
+    first = train_lib.train_and_export(config, ds, workdir, max_steps=3, write_export=False)
+    assert first["steps"] == 3 and first["steps_this_session"] == 3
+    assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).endswith("-3")
+    # A restart continues from the checkpoint; epochs=2 over 63 labelled items is 6 steps.
+    second = train_lib.train_and_export(config, ds, workdir)
+    assert second["steps"] == 6 and second["steps_this_session"] == 3
+    assert second["epochs"] == pytest.approx(2.0)
+    export_pb = os.path.join(workdir, "export", "saved_model.pb")
+    assert json.load(open(os.path.join(workdir, "export", "gan_metadata.json")))["step"] == 6
+    # Finished: a third call trains nothing, and the export is already of step 6.
+    stamp = os.path.getmtime(export_pb)
+    third = train_lib.train_and_export(config, ds, workdir)
+    assert third["steps_this_session"] == 0 and third["steps"] == 6
+    assert os.path.getmtime(export_pb) == stamp
+
+    # Batches and z are functions of the step: 3 + 3 steps equal 6 uninterrupted ones.
+    whole = str(tmp_path / "whole")
+    train_lib.train_and_export(config, ds, whole, write_export=False)
+    a, b = train_lib.Trainer(config), train_lib.Trainer(config)
+    a.checkpoint.restore(tf.train.latest_checkpoint(whole + "/checkpoints")).expect_partial()
+    b.checkpoint.restore(tf.train.latest_checkpoint(workdir + "/checkpoints")).expect_partial()
+    for x, y in zip(a.generator.get_weights(), b.generator.get_weights(), strict=True):
+        np.testing.assert_allclose(x, y, atol=1e-4)
+
+    # TensorBoard: both losses every log step, one image per category per epoch.
+    tags = {}
+    for path in glob.glob(os.path.join(workdir, "tensorboard", "events.*")):
+        for record in tf.data.TFRecordDataset(path):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                tags.setdefault(value.tag, set()).add(event.step)
+    assert {2, 4, 6} <= tags["losses/d_loss"] and {2, 4, 6} <= tags["losses/g_loss"]
+    assert tags["samples/0_dark"] == {3, 6} and tags["samples/1_bright"] == {3, 6}
+    grid = tf.io.decode_png(open(os.path.join(workdir, "samples.png"), "rb").read()).numpy()
+    assert grid.shape == (2 * 16, 4 * 16, 3)
+
+    # Resuming with a different architecture is refused with the differing field.
+    other = dataclasses.replace(config, d_widths=(4, 8))
+    with pytest.raises(ValueError, match="d_widths"):
+        train_lib.check_resumable(workdir, other)
+    train_lib.check_resumable(workdir, dataclasses.replace(config, epochs=5))
+    assert train_lib.load_config(workdir) == config
+
+
+def test_bad_datasets_are_refused():
+    ds = two_category_dataset()
+    no_categories = dataclasses.replace(ds, categories=None, category_names=())
+    with pytest.raises(DataError, match="no item categories"):
+        train_lib.config_for_dataset(tiny_config(), no_categories)
+    no_images = dataclasses.replace(ds, images=None)
+    with pytest.raises(DataError, match="no item images"):
+        train_lib.config_for_dataset(tiny_config(), no_images)
+    unknown = dataclasses.replace(ds, categories=np.full(ds.num_items, -1))
+    with pytest.raises(DataError, match="unknown"):
+        train_lib.config_for_dataset(tiny_config(), unknown)
+    with pytest.raises(ValueError, match="categories"):
+        train_lib.train_and_export(tiny_config(num_categories=3, category_names=()), ds, "/tmp/x")
+
+
+def test_grey_detection_and_grid():
+    ds = two_category_dataset()
+    assert not train_lib.grey_images(ds)
+    grey = ds.images.pixels[..., :1].repeat(3, -1)
+    ds_grey = dataclasses.replace(ds, images=dataclasses.replace(ds.images, pixels=grey))
+    assert train_lib.grey_images(ds_grey)
+    images = np.arange(6 * 2 * 2 * 1).reshape(6, 2, 2, 1)
+    grid = train_lib.image_grid(images, rows=2)
+    assert grid.shape == (4, 6, 1)
+    np.testing.assert_array_equal(grid[2:4, 2:4], images[4])  # row 1, column 1
+
+
+def test_config_json_roundtrip(tmp_path):
+    config = tiny_config()
+    runtime.write_config(str(tmp_path), config)
+    assert train_lib.load_config(str(tmp_path)) == config
+    assert json.load(open(tmp_path / "config.json"))["g_widths"] == [16, 8]
