@@ -1,0 +1,145 @@
+r"""Evaluates an exported recommender: `python -m eval.recommender --export=DIR`.
+
+    python -m eval.recommender --export=/tmp/dvbpr/export \
+        --dataset=synthetic_fashion --workdir=/tmp/dvbpr_eval
+
+Works for any SavedModel with the recommender signatures
+`item_embedding(images uint8 [N, H, W, 3]) -> [N, K]` and
+`user_embedding(user_ids int32 [N]) -> [N, K]`, where the score is their dot
+product (`dvbpr_tf.export` writes such exports). The catalogue is embedded
+once through the export's own `item_embedding` (images resized to the
+export's `image_size` by the project's one resize, so the export sees what
+training saw), the users through `user_embedding`; then `eval.auc` computes
+the paper's AUC, the cold-item AUC and the sampled-100 AUC on validation and
+test. Ends with one JSON line:
+{"validation": {"auc", "auc_cold", "auc_sampled100"}, "test": {...}, ...}.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags, logging
+
+from common import runtime
+from data import flags as data_flags
+from data import pipeline, registry
+from data.core import DataError, RecDataset
+from eval import auc as auc_lib
+
+flags.DEFINE_string("export", None, "SavedModel folder of the recommender (e.g. WORKDIR/export).")
+flags.DEFINE_string("workdir", None, "Where the config and result.json go (optional).")
+flags.DEFINE_integer("batch_size", 256, "Images per call of item_embedding.")
+flags.DEFINE_integer("seed", 0, "Seed of the sampled-100 negatives.")
+
+FLAGS = flags.FLAGS
+
+_METRICS = ("auc", "auc_cold", "auc_sampled100")
+
+
+def load_export(export_dir: str):
+    """tf.saved_model.load with a message that says what is wrong."""
+    if not os.path.isdir(export_dir) or not os.path.exists(
+        os.path.join(export_dir, "saved_model.pb")
+    ):
+        raise DataError(
+            f"--export={export_dir} is not a SavedModel folder (no saved_model.pb); point it at "
+            f"WORKDIR/export of a finished training run."
+        )
+    loaded = tf.saved_model.load(export_dir)
+    missing = [n for n in ("item_embedding", "user_embedding") if not hasattr(loaded, n)]
+    if missing:
+        raise DataError(
+            f"The export {export_dir} lacks the recommender function(s) {', '.join(missing)}."
+        )
+    return loaded
+
+
+def embed_with_export(loaded, ds: RecDataset, batch_size: int = 256):
+    """Item and user embeddings of `ds` through an export.
+
+    Returns:
+      (user_emb [num_users, K], item_emb [num_items, K]) float32 arrays.
+    """
+    if not ds.has_images:
+        raise DataError(f"Dataset {ds.name} has no images; the export embeds items from images.")
+    for what, count in (("users", ds.num_users), ("items", ds.num_items)):
+        known = getattr(loaded, f"num_{what}", None)
+        if known is not None and int(known.numpy()) != count:
+            raise DataError(
+                f"The export was trained with {int(known.numpy())} {what} but {ds.name} has "
+                f"{count}: evaluate it on the dataset (and --data_seed) it was trained on."
+            )
+    image_size = int(loaded.image_size.numpy()) if hasattr(loaded, "image_size") else None
+    if image_size is None:
+        raise DataError("The export has no `image_size` variable; cannot prepare its images.")
+    store = pipeline.ImageStore(ds.images, image_size)
+    items = (
+        tf.data.Dataset.range(ds.num_items)
+        .batch(batch_size)
+        .map(lambda i: store.lookup_uint8(i), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    progress = runtime.Progress(ds.num_items, "images", prefix="embed catalogue")
+    chunks = []
+    for images in items:
+        chunks.append(loaded.item_embedding(images).numpy())
+        progress.update(sum(len(c) for c in chunks))
+    item_emb = np.concatenate(chunks).astype(np.float32)
+    users = np.arange(ds.num_users, dtype=np.int32)
+    user_emb = np.concatenate(
+        [
+            loaded.user_embedding(tf.constant(users[s : s + 65536])).numpy()
+            for s in range(0, len(users), 65536)
+        ]
+    ).astype(np.float32)
+    return user_emb, item_emb
+
+
+def evaluate_export(export_dir: str, ds: RecDataset, *, batch_size: int = 256, seed: int = 0):
+    """AUC of an exported recommender on validation and test.
+
+    Returns:
+      {"validation": {auc, auc_cold, auc_sampled100}, "test": {...}}.
+    """
+    loaded = load_export(export_dir)
+    user_emb, item_emb = embed_with_export(loaded, ds, batch_size)
+    out = {}
+    for split in ("validation", "test"):
+        m = auc_lib.evaluate_embeddings(ds, split, user_emb, item_emb, seed=seed)
+        out[split] = {k: m[k] for k in _METRICS}
+    return out
+
+
+def main(argv):
+    del argv
+    if not FLAGS.export:
+        raise app.UsageError("--export=DIR is required (a recommender SavedModel).")
+    t0 = time.perf_counter()
+    if FLAGS.workdir:
+        runtime.write_config(
+            FLAGS.workdir,
+            {
+                "export": FLAGS.export,
+                "dataset": FLAGS.dataset,
+                "batch_size": FLAGS.batch_size,
+                "seed": FLAGS.seed,
+                "data_options": data_flags.options_from_flags(),
+            },
+        )
+    ds = registry.load(FLAGS.dataset, data_flags.options_from_flags())
+    result = evaluate_export(FLAGS.export, ds, batch_size=FLAGS.batch_size, seed=FLAGS.seed)
+    result.update(dataset=ds.name, export=FLAGS.export, wall_seconds=time.perf_counter() - t0)
+    logging.info("validation %s test %s", result["validation"], result["test"])
+    if FLAGS.workdir:
+        runtime.atomic_write_text(
+            os.path.join(FLAGS.workdir, "result.json"), runtime.to_json(result, indent=2) + "\n"
+        )
+    runtime.emit_result(result)
+
+
+if __name__ == "__main__":
+    app.run(main)
