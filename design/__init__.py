@@ -1,1 +1,14 @@
-"""design package."""
+"""Personalized design (paper Section III-D) on exported SavedModels.
+
+- `design.loading`: the recommender and GAN exports, loaded with
+  `tf.saved_model.load` only, and checked against each other.
+- `design.optimize`: `Designer` with retrieval delta(u, c) (eq. 8),
+  preference maximisation delta-hat(u, c) (eqs. 9-11) and prototype
+  tailoring (eqs. 12, 10).
+- `design.config`: `DesignConfig` and its presets.
+- `design.report`: the Fig. 5 / Fig. 6 sheets, line plots and Markdown tables.
+- `design.design_lib`: what the binaries `design.generate` (Fig. 5) and
+  `design.tailor` (Fig. 6) do.
+- `design.standins`: small exports with the same interfaces, for tests
+  and benchmarks.
+"""

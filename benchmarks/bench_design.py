@@ -1,0 +1,146 @@
+r"""Benchmark: seconds per design query (delta-hat, m = 64 restarts x 50 Adam steps).
+
+    python benchmarks/bench_design.py [--recommender=DIR --gan=DIR] [--repeats=3]
+
+Times `design.optimize.Designer.maximize` for one (user, category) query,
+end to end (starting points, the batched ascent with G, Phi and D, the eq. 11
+draw and the returned images), and compares it with the work it cannot
+avoid: restarts x steps forward+backward passes of G and the item tower
+chained (d/dz of theta . Phi(Delta G(z)) for a [restarts, z_dim] batch,
+`steps` times inside one tf.function), timed alone. Goal: ratio <= 1.3.
+
+Without --recommender/--gan the exports are stand-ins (design/standins.py)
+with the CPU presets' shapes: the "small" DVBPR tower at 64x64 and the
+"small32" GAN. Ends with one JSON line. Numbers depend on what else runs on
+the machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags, logging
+
+from common.runtime import emit_result, write_config
+from design import standins
+from design.config import DesignConfig
+from design.loading import load_generator, load_recommender
+from design.optimize import Designer, nearest_upscale, to_rgb
+
+flags.DEFINE_string("recommender", None, "Recommender export (stand-in when unset).")
+flags.DEFINE_string("gan", None, "GAN export (stand-in when unset).")
+flags.DEFINE_integer("restarts", 64, "m, restarts per query.")
+flags.DEFINE_integer("steps", 50, "Adam steps per query.")
+flags.DEFINE_integer("repeats", 3, "Timed repetitions of each measurement (median reported).")
+flags.DEFINE_string("workdir", None, "If set, the resolved config is written here.")
+
+FLAGS = flags.FLAGS
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchConfig:
+    """What was measured; see the flags for each field."""
+
+    recommender: str | None = None
+    gan: str | None = None
+    restarts: int = 64
+    steps: int = 50
+    repeats: int = 3
+
+
+def _median_seconds(fns, repeats: int) -> list[float]:
+    """Median wall seconds of each function, calls interleaved so that load drifts hit all alike."""
+    for fn in fns:
+        fn()  # warm-up: traces the tf.functions
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, out in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+def _baseline(designer: Designer, restarts: int, steps: int):
+    """steps x (forward + backward of G then Phi) on [restarts, z_dim], in one tf.function."""
+    rec, gan = designer.rec, designer.gan
+    theta = tf.constant(rec.theta[:1])
+    z = tf.constant(designer.initial_z(1, restarts, 0)[0])
+    category = tf.zeros([restarts], tf.int32)
+
+    @tf.function
+    def run(z):
+        def body(t, z, acc):
+            with tf.GradientTape() as tape:
+                tape.watch(z)
+                images = gan.generate(z, category)
+                emb = rec.embed(nearest_upscale(to_rgb(images), rec.image_size))
+                total = tf.reduce_sum(theta * emb)
+            # Accumulate so that no pass can be skipped as unused.
+            return t + 1, z, acc + tape.gradient(total, z)
+
+        _, _, acc = tf.while_loop(
+            lambda t, *_: t < steps, body, (tf.constant(0), z, tf.zeros_like(z))
+        )
+        return acc
+
+    return lambda: run(z).numpy()
+
+
+def main(argv) -> None:
+    del argv
+    config = BenchConfig(FLAGS.recommender, FLAGS.gan, FLAGS.restarts, FLAGS.steps, FLAGS.repeats)
+    if FLAGS.workdir:
+        write_config(FLAGS.workdir, config)
+    with tempfile.TemporaryDirectory() as tmp:
+        rec_dir, gan_dir = config.recommender, config.gan
+        if rec_dir is None:
+            spec = dataclasses.replace(standins.SMALL_RECOMMENDER, num_items=120, num_users=100)
+            rec_dir = standins.save(standins.recommender_module(spec), os.path.join(tmp, "rec"))
+        if gan_dir is None:
+            gan_dir = standins.save(
+                standins.gan_module(standins.SMALL_GAN), os.path.join(tmp, "gan")
+            )
+        rec, gan = load_recommender(rec_dir), load_generator(gan_dir)
+        design_config = DesignConfig(restarts=config.restarts, steps=config.steps)
+        designer = Designer(rec, gan, design_config)
+        user = np.array([0])
+        category = np.array([int(np.max(rec.item_categories[rec.item_categories >= 0]))])
+        query_seconds, base_seconds = _median_seconds(
+            [
+                lambda: designer.maximize(user, category),
+                _baseline(designer, config.restarts, config.steps),
+            ],
+            config.repeats,
+        )
+    ratio = query_seconds / base_seconds
+    logging.info(
+        "design query %.3f s, G+Phi forward/backward alone %.3f s, ratio %.2f",
+        query_seconds,
+        base_seconds,
+        ratio,
+    )
+    emit_result(
+        {
+            "seconds_per_query": query_seconds,
+            "g_phi_forward_backward_seconds": base_seconds,
+            "ratio": ratio,
+            "goal_ratio": 1.3,
+            "meets_goal": bool(ratio <= 1.3),
+            "restarts": config.restarts,
+            "steps": config.steps,
+            "gan_resolution": gan.resolution,
+            "recommender_image_size": rec.image_size,
+            "stand_ins": config.recommender is None or config.gan is None,
+        }
+    )
+
+
+if __name__ == "__main__":
+    app.run(main)

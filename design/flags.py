@@ -1,0 +1,82 @@
+"""absl flags shared by the design binaries (`design.generate`, `design.tailor`).
+
+Binaries import this module for its flags and call `config_from_flags()`;
+library code never reads FLAGS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable
+
+from absl import flags
+
+from data import flags as data_flags  # noqa: F401  (defines --dataset and friends)
+from data.core import DataError
+from design.config import PRESETS, DesignConfig, get_preset
+
+flags.DEFINE_string("recommender", None, "Recommender export (dvbpr_tf.train's WORKDIR/export).")
+flags.DEFINE_string("gan", None, "GAN export (gan_tf.train's WORKDIR/export).")
+flags.DEFINE_string("out", None, "Output folder (the run's workdir).")
+flags.DEFINE_alias("workdir", "out")
+flags.DEFINE_string(
+    "category",
+    None,
+    "Category id or name; generate: a comma-separated list (one per user, or one for all); "
+    "tailor: the category to tailor in (the item's own if unset).",
+)
+flags.DEFINE_enum("preset", "paper", list(PRESETS), "Design hyper-parameter preset.")
+flags.DEFINE_integer("restarts", None, "m, restarts per query (preset's if unset).")
+flags.DEFINE_integer("steps", None, "Adam steps of preference maximisation (preset's if unset).")
+flags.DEFINE_float("learning_rate", None, "Adam step size on z' (preset's if unset).")
+flags.DEFINE_float("eta", None, "Weight of the realism term (preset's if unset; paper: 1).")
+flags.DEFINE_integer("top_k", None, "Images per query (preset's if unset; paper: 3).")
+flags.DEFINE_integer("inversion_steps", None, "Adam steps of the eq. 12 inversion.")
+flags.DEFINE_integer("inversion_restarts", None, "Restarts of the eq. 12 inversion.")
+flags.DEFINE_integer("tailor_steps", None, "Ascent steps after the inversion (Fig. 6: 50).")
+flags.DEFINE_integer("snapshot_every", None, "Tailoring keeps an image every this many steps.")
+flags.DEFINE_integer("seed", None, "Seeds the starting points and the eq. 11 draws.")
+
+FLAGS = flags.FLAGS
+
+_OVERRIDES = (
+    "restarts",
+    "steps",
+    "learning_rate",
+    "eta",
+    "top_k",
+    "inversion_steps",
+    "inversion_restarts",
+    "tailor_steps",
+    "snapshot_every",
+    "seed",
+)
+
+
+def config_from_flags() -> DesignConfig:
+    """The preset named by --preset with the flags that were set applied."""
+    overrides = {name: FLAGS[name].value for name in _OVERRIDES if FLAGS[name].value is not None}
+    return dataclasses.replace(get_preset(FLAGS.preset), **overrides)
+
+
+def dataset_from_flags() -> str | None:
+    """--dataset when given on the command line, else None (use the export's dataset)."""
+    return FLAGS.dataset if FLAGS["dataset"].present else None
+
+
+def exit_on_data_error(run: Callable[[], None]) -> None:
+    """Runs a binary's body; bad input (DataError) ends it with the message, exit status 2."""
+    try:
+        run()
+    except DataError as err:
+        sys.stderr.write(f"error: {err}\n")
+        sys.exit(2)
+
+
+def require(names) -> None:
+    """DataError naming the first of these flags that is unset (--out is shown as --out/--workdir)."""
+    for name in names:
+        if FLAGS[name].value is None or FLAGS[name].value == "":
+            shown = "--out (or --workdir)" if name == "out" else f"--{name}"
+            raise DataError(f"{shown} is required: {FLAGS[name].help}")

@@ -1,0 +1,663 @@
+"""Personalized design: retrieval, preference maximisation and prototype tailoring.
+
+Paper Section III-D, on two exports (see `design/loading.py`):
+
+- `Designer.retrieve` is delta(u, c) (eq. 8): the top-k real items of
+  category c for user u by x_ui = theta_u . Phi(X_i), over the stored
+  item embeddings.
+- `Designer.maximize` is delta-hat(u, c) (eqs. 9-11): for each query, m
+  starting points z ~ U(-1, 1), z' = atanh(z), ascend
+
+      x-hat(z') = theta_u . Phi(Delta G_c(tanh z')) - eta (D_c(G_c(tanh z')) - 1)^2
+
+  with Adam, all queries and restarts of a call in one batch inside one
+  `tf.function`; returns the best image, the top-k by x-hat, and k images
+  sampled without replacement with p(e_t) = softmax(x-hat)_t (eq. 11).
+  Delta upscales G's R x R images to Phi's S x S input by nearest
+  neighbour (and tiles grey images to RGB).
+- `Designer.invert` solves eq. 12, min_z' ||G_c(tanh z') - nabla X||_1
+  with restarts, and `Designer.tailor` ascends eq. 10 from the inverted
+  code, keeping snapshots (Fig. 6: iterations 0, 10, ..., 50).
+
+Adam acts elementwise and G, Phi and D run in inference mode, so the rows
+of a batch do not interact: a batch of restarts gives the result of
+optimising each alone (tested).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from data import pipeline
+from data.core import DataError
+from design.config import DesignConfig
+from design.loading import LoadedGenerator, LoadedRecommender, check_pair
+
+# Rows per call when scoring or generating outside the optimiser (bounds memory).
+_CHUNK = 256
+
+
+def nearest_upscale(images: tf.Tensor, size: int) -> tf.Tensor:
+    """Delta: nearest-neighbour resize to size x size, differentiable.
+
+    Output pixel i samples input pixel floor((i + 0.5) * R / size) (pixel
+    centres), so an integer factor repeats every pixel exactly.
+
+    Args:
+      images: [N, R, R, C] float32.
+      size: output side.
+
+    Returns:
+      [N, size, size, C] float32.
+    """
+    r = images.shape[1]
+    if r == size:
+        return images
+    index = np.minimum(((np.arange(size) + 0.5) * r / size).astype(np.int64), r - 1)
+    index = tf.constant(index, tf.int32)
+    return tf.gather(tf.gather(images, index, axis=1), index, axis=2)
+
+
+def to_rgb(images: tf.Tensor) -> tf.Tensor:
+    """[N, H, W, 1 or 3] -> [N, H, W, 3]: grey images are tiled to three channels."""
+    if images.shape[-1] == 1:
+        return tf.tile(images, [1, 1, 1, 3])
+    return images
+
+
+def sample_without_replacement(values: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Eq. 11: k indices per row, drawn one after another without replacement, p ~ exp(values).
+
+    Uses the Gumbel-top-k identity: the k largest of values + Gumbel noise
+    are distributed as k successive softmax draws without replacement.
+
+    Args:
+      values: [Q, m] float objective values x-hat.
+      k: draws per row (<= m).
+      rng: the random source.
+
+    Returns:
+      int64 [Q, k], in draw order.
+    """
+    values = np.asarray(values, np.float64)
+    if values.ndim != 2 or not 1 <= k <= values.shape[1]:
+        raise ValueError(f"Need values [Q, m] and 1 <= k <= m; got {values.shape}, k={k}.")
+    keys = values + rng.gumbel(size=values.shape)
+    return np.argsort(-keys, axis=1, kind="stable")[:, :k]
+
+
+@dataclasses.dataclass
+class DesignResult:
+    """What delta-hat returns for Q queries with m restarts.
+
+    Attributes:
+      users: int32 [Q].
+      categories: int32 [Q].
+      eta: float32 [Q].
+      z: float32 [Q, m, z_dim], tanh(z') after the ascent.
+      objective: float32 [Q, m], final x-hat = preference - eta * realism.
+      preference: float32 [Q, m], final theta_u . Phi(Delta G_c(z)) (eq. 6).
+      realism: float32 [Q, m], final (D_c(G_c(z)) - 1)^2.
+      initial_objective: float32 [Q, m], x-hat at the starting points.
+      history: float32 [steps + 1, Q, m], x-hat before each step and at the end.
+      best: int64 [Q], argmax of the final objective.
+      top: int64 [Q, k], the k best restarts by final objective.
+      sampled: int64 [Q, k], the eq. 11 draws.
+      best_image: float32 [Q, R, R, C] in [-1, 1].
+      top_images: float32 [Q, k, R, R, C].
+      sampled_images: float32 [Q, k, R, R, C].
+    """
+
+    users: np.ndarray
+    categories: np.ndarray
+    eta: np.ndarray
+    z: np.ndarray
+    objective: np.ndarray
+    preference: np.ndarray
+    realism: np.ndarray
+    initial_objective: np.ndarray
+    history: np.ndarray
+    best: np.ndarray
+    top: np.ndarray
+    sampled: np.ndarray
+    best_image: np.ndarray
+    top_images: np.ndarray
+    sampled_images: np.ndarray
+
+    def pick(self, field: str, index: np.ndarray) -> np.ndarray:
+        """Values of a [Q, m] field at per-query restart indices [Q] or [Q, k]."""
+        values = getattr(self, field)
+        index = np.asarray(index)
+        if index.ndim == 1:
+            return values[np.arange(len(index)), index]
+        return np.take_along_axis(values, index, axis=1)
+
+
+@dataclasses.dataclass
+class InversionResult:
+    """Eq. 12 for N query images.
+
+    Attributes:
+      z_prime: float32 [N, z_dim], the best restart's z' (z = tanh z').
+      images: float32 [N, R, R, C], G_c(tanh z') (the l1 approximation).
+      l1: float32 [N], mean absolute pixel error of the best restart (the
+        l1 norm divided by R*R*C), on the [-1, 1] scale.
+      targets: float32 [N, R, R, C], the downscaled queries.
+    """
+
+    z_prime: np.ndarray
+    images: np.ndarray
+    l1: np.ndarray
+    targets: np.ndarray
+
+
+@dataclasses.dataclass
+class TailorResult:
+    """Prototype tailoring (eqs. 12 then 10) of one item for U users.
+
+    Attributes:
+      users: int32 [U].
+      category: the category the item is tailored in.
+      inversion: the eq. 12 result for the item (N = 1).
+      steps: int [T], the iterations kept (0, 10, ..., 50).
+      images: float32 [U, T, R, R, C] in [-1, 1]; images[:, 0] is the
+        inverted (l1-approximated) image.
+      preference: float32 [U, T], x_u (eq. 6) of each kept image.
+      objective: float32 [U, T], x-hat (eq. 10) of each kept image.
+    """
+
+    users: np.ndarray
+    category: int
+    inversion: InversionResult
+    steps: np.ndarray
+    images: np.ndarray
+    preference: np.ndarray
+    objective: np.ndarray
+
+
+class Designer:
+    """Design queries over one recommender export and one GAN export.
+
+    Args:
+      recommender: a `LoadedRecommender` (with item_embedding_float).
+      gan: a `LoadedGenerator` whose categories are the recommender's.
+      config: the design hyper-parameters.
+
+    Raises:
+      DataError: the two exports do not fit each other (`check_pair`).
+    """
+
+    def __init__(self, recommender: LoadedRecommender, gan: LoadedGenerator, config: DesignConfig):
+        check_pair(recommender, gan)
+        self.rec = recommender
+        self.gan = gan
+        self.config = config
+        self._theta = tf.constant(recommender.theta)
+        self._ascent_fn = tf.function(self._ascent, reduce_retracing=True)
+        self._invert_fn = tf.function(self._invert, reduce_retracing=True)
+        self._terms_fn = tf.function(self._terms, reduce_retracing=True)
+
+    # ------------------------------------------------------------------
+    # Argument checks shared by the public methods.
+
+    def _queries(self, users, categories) -> tuple[np.ndarray, np.ndarray]:
+        users = self.rec.check_users(users)
+        categories = np.asarray(categories).reshape(-1)
+        if categories.size == 1 and users.size > 1:
+            categories = np.repeat(categories, users.size)
+        if users.size == 1 and categories.size > 1:
+            users = np.repeat(users, categories.size)
+        if categories.size != users.size:
+            raise DataError(
+                f"{users.size} users and {categories.size} categories: pass one category, or "
+                f"one per user."
+            )
+        return users, self.gan.check_categories(categories)
+
+    def _eta(self, eta, rows: int) -> np.ndarray:
+        eta = np.asarray(self.config.eta if eta is None else eta, np.float32).reshape(-1)
+        if eta.size == 1:
+            eta = np.repeat(eta, rows)
+        if eta.size != rows or np.any(eta < 0) or not np.all(np.isfinite(eta)):
+            raise ValueError(f"eta must be one value >= 0 or one per query ({rows}); got {eta}.")
+        return eta
+
+    def initial_z(self, num_queries: int, restarts: int, seed: int) -> np.ndarray:
+        """Starting points z ~ U(-1, 1): float32 [num_queries, restarts, z_dim]."""
+        rng = np.random.default_rng(seed)
+        z = rng.uniform(-1.0, 1.0, (num_queries, restarts, self.gan.z_dim))
+        return z.astype(np.float32)
+
+    def _atanh(self, z: np.ndarray) -> np.ndarray:
+        clip = self.config.z_clip
+        return np.arctanh(np.clip(np.asarray(z, np.float32), -clip, clip)).astype(np.float32)
+
+    # ------------------------------------------------------------------
+    # The graph pieces.
+
+    def _terms(self, z_prime, theta_rows, categories):
+        """(preference [N], realism [N], images [N, R, R, C]) at z' [N, z_dim]."""
+        images = self.gan.generate(tf.tanh(z_prime), categories)
+        rgb = nearest_upscale(to_rgb(images), self.rec.image_size)
+        preference = tf.reduce_sum(theta_rows * self.rec.embed(rgb), axis=-1)
+        realism = tf.square(self.gan.discriminate(images, categories) - 1.0)
+        return preference, realism, images
+
+    def _adam_loop(self, z_prime, value_and_grad, lr, steps, keep):
+        """Adam ascent on z' [N, z_dim], elementwise per row, in one tf.while_loop.
+
+        Args:
+          z_prime: the start.
+          value_and_grad: z' -> (values [N], d sum(values) / d z').
+          lr: step size.
+          steps: a Python int, the number of steps.
+          keep: a Python bool; also return z' after every step.
+
+        Returns:
+          (z' after the last step, [steps + 1, N, z_dim] z' at every step
+          (step 0 first) or None, [steps, N] values before each step).
+        """
+        c = self.config
+        b1, b2, eps = c.adam_beta1, c.adam_beta2, c.adam_epsilon
+        rows = z_prime.shape[:1]
+        history = tf.TensorArray(tf.float32, size=steps, element_shape=rows)
+        path = tf.TensorArray(tf.float32, size=steps + 1 if keep else 0)
+        if keep:
+            path = path.write(0, z_prime)
+
+        def body(t, zp, m, v, history, path):
+            values, grad = value_and_grad(zp)
+            step = tf.cast(t + 1, tf.float32)
+            m = b1 * m + (1.0 - b1) * grad
+            v = b2 * v + (1.0 - b2) * tf.square(grad)
+            m_hat = m / (1.0 - tf.pow(b1, step))
+            v_hat = v / (1.0 - tf.pow(b2, step))
+            zp = zp + lr * m_hat / (tf.sqrt(v_hat) + eps)
+            if keep:
+                path = path.write(t + 1, zp)
+            return t + 1, zp, m, v, history.write(t, values), path
+
+        zeros = tf.zeros_like(z_prime)
+        _, z_prime, _, _, history, path = tf.while_loop(
+            lambda t, *_: t < steps,
+            body,
+            (tf.constant(0), z_prime, zeros, zeros, history, path),
+        )
+        values = history.stack() if steps else tf.zeros([0, tf.shape(z_prime)[0]])
+        return z_prime, (path.stack() if keep else None), values
+
+    def _ascent(self, z_prime, users, categories, eta, steps, keep):
+        """Eq. 10 for N rows; returns the end state, the path of z' (if kept) and the history."""
+        theta_rows = tf.gather(self._theta, users)
+
+        def value_and_grad(zp):
+            with tf.GradientTape() as tape:
+                tape.watch(zp)
+                preference, realism, _ = self._terms(zp, theta_rows, categories)
+                objective = preference - eta * realism
+                total = tf.reduce_sum(objective)
+            return objective, tape.gradient(total, zp)
+
+        z_prime, path, history = self._adam_loop(
+            z_prime, value_and_grad, self.config.learning_rate, steps, keep
+        )
+        preference, realism, _ = self._terms(z_prime, theta_rows, categories)
+        out = {
+            "z_prime": z_prime,
+            "history": history,
+            "preference": preference,
+            "realism": realism,
+        }
+        if keep:
+            out["path"] = path
+        return out
+
+    def _invert(self, z_prime, targets, categories, steps):
+        """Eq. 12 for N rows: Adam descent on the mean absolute error."""
+
+        def value_and_grad(zp):
+            with tf.GradientTape() as tape:
+                tape.watch(zp)
+                images = self.gan.generate(tf.tanh(zp), categories)
+                l1 = tf.reduce_mean(tf.abs(images - targets), axis=[1, 2, 3])
+                total = -tf.reduce_sum(l1)
+            return -l1, tape.gradient(total, zp)
+
+        z_prime, _, _ = self._adam_loop(
+            z_prime, value_and_grad, self.config.inversion_learning_rate, steps, False
+        )
+        images = self.gan.generate(tf.tanh(z_prime), categories)
+        l1 = tf.reduce_mean(tf.abs(images - targets), axis=[1, 2, 3])
+        return z_prime, images, l1
+
+    # ------------------------------------------------------------------
+    # Scoring helpers.
+
+    def generate(self, z: np.ndarray, categories: np.ndarray) -> np.ndarray:
+        """G_c(z): z float [N, z_dim] in [-1, 1] -> float32 [N, R, R, C] in [-1, 1]."""
+        z = np.asarray(z, np.float32).reshape(-1, self.gan.z_dim)
+        categories = self.gan.check_categories(categories)
+        out = [
+            self.gan.generate(
+                tf.constant(z[i : i + _CHUNK]), tf.constant(categories[i : i + _CHUNK])
+            ).numpy()
+            for i in range(0, len(z), _CHUNK)
+        ]
+        if not out:
+            r, ch = self.gan.resolution, self.gan.channels
+            return np.zeros([0, r, r, ch], np.float32)
+        return np.concatenate(out)
+
+    def score_generated(self, users, images: np.ndarray) -> np.ndarray:
+        """x_u (eq. 6) of G-sized images: users [N], images float [N, R, R, C] -> float32 [N]."""
+        users = self.rec.check_users(users)
+        images = np.asarray(images, np.float32)
+        if len(images) != len(users):
+            raise ValueError(f"{len(users)} users for {len(images)} images.")
+        out = []
+        for i in range(0, len(users), _CHUNK):
+            x = nearest_upscale(to_rgb(tf.constant(images[i : i + _CHUNK])), self.rec.image_size)
+            emb = self.rec.embed(x).numpy()
+            out.append(np.sum(self.rec.theta[users[i : i + _CHUNK]] * emb, axis=-1))
+        return np.concatenate(out) if out else np.zeros([0], np.float32)
+
+    def score_items(self, users, items) -> np.ndarray:
+        """x_ui (eq. 6) of catalogue items from the stored embeddings.
+
+        Args:
+          users: int [Q].
+          items: int [Q] or [Q, k].
+
+        Returns:
+          float32 of the shape of `items`.
+        """
+        users = self.rec.check_users(users)
+        items = np.asarray(items)
+        self.rec.check_items(items)
+        emb = self.rec.item_embeddings[items]
+        theta = self.rec.theta[users].reshape((len(users),) + (1,) * (items.ndim - 1) + (-1,))
+        return np.sum(theta * emb, axis=-1).astype(np.float32)
+
+    # ------------------------------------------------------------------
+    # delta(u, c): retrieval, eq. 8.
+
+    def category_items(self, category: int) -> np.ndarray:
+        """int64 indices of the recommender's items of `category` (X_c)."""
+        (category,) = self.gan.check_categories([category])
+        return np.flatnonzero(self.rec.item_categories == category)
+
+    def retrieve(self, users, categories, k: int | None = None, block: int | None = None):
+        """delta(u, c): the top-k items of X_c for each query (eq. 8).
+
+        Args:
+          users: int [Q] user indices.
+          categories: int [Q] (or one) category ids.
+          k: items per query (config.top_k when None).
+          block: queries scored per matmul (bounds the [block, I] scores;
+            by default about 16M scores at a time).
+
+        Returns:
+          (items int64 [Q, k], scores float32 [Q, k]), best first.
+
+        Raises:
+          DataError: unknown user or category, or a category with fewer
+            than k items in the recommender's catalogue.
+        """
+        k = self.config.top_k if k is None else int(k)
+        users, categories = self._queries(users, categories)
+        counts = np.bincount(
+            self.rec.item_categories[self.rec.item_categories >= 0],
+            minlength=self.gan.num_categories,
+        )
+        short = sorted({int(c) for c in categories if counts[c] < k})
+        if short:
+            raise DataError(
+                f"Category(ies) {short} have fewer than k={k} items in the recommender's "
+                f"catalogue ({[int(counts[c]) for c in short]}); ask for fewer items."
+            )
+        items = np.zeros([len(users), k], np.int64)
+        scores = np.zeros([len(users), k], np.float32)
+        emb = self.rec.item_embeddings
+        block = block or max(1, (1 << 24) // max(1, len(emb)))
+        for start in range(0, len(users), block):
+            u = users[start : start + block]
+            c = categories[start : start + block]
+            s = self.rec.theta[u] @ emb.T
+            s = np.where(self.rec.item_categories[None, :] == c[:, None], s, -np.inf)
+            part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+            part_scores = np.take_along_axis(s, part, axis=1)
+            order = np.argsort(-part_scores, axis=1, kind="stable")
+            items[start : start + block] = np.take_along_axis(part, order, axis=1)
+            scores[start : start + block] = np.take_along_axis(part_scores, order, axis=1)
+        return items, scores
+
+    # ------------------------------------------------------------------
+    # delta-hat(u, c): preference maximisation, eqs. 9-11.
+
+    def maximize(
+        self,
+        users,
+        categories,
+        *,
+        eta=None,
+        z0: np.ndarray | None = None,
+        seed: int | None = None,
+        k: int | None = None,
+    ) -> DesignResult:
+        """delta-hat(u, c) for Q queries, all restarts in one batched ascent.
+
+        Args:
+          users: int [Q] user indices.
+          categories: int [Q] (or one) category ids.
+          eta: the realism weight, one value or [Q] (config.eta when None).
+          z0: float [Q, m, z_dim] starting z in [-1, 1]; drawn from U(-1, 1)
+            with `seed` (config.seed when None) when not given.
+          seed: seeds the starting points and the eq. 11 draws.
+          k: images returned per query (config.top_k when None).
+
+        Returns:
+          A `DesignResult`.
+        """
+        c = self.config
+        k = c.top_k if k is None else int(k)
+        seed = c.seed if seed is None else int(seed)
+        users, categories = self._queries(users, categories)
+        q = len(users)
+        eta = self._eta(eta, q)
+        if z0 is None:
+            z0 = self.initial_z(q, c.restarts, seed)
+        z0 = np.asarray(z0, np.float32)
+        if z0.ndim != 3 or z0.shape[0] != q or z0.shape[2] != self.gan.z_dim:
+            raise ValueError(f"z0 must be [{q}, m, {self.gan.z_dim}], got {z0.shape}.")
+        m = z0.shape[1]
+        if not 1 <= k <= m:
+            raise ValueError(f"k={k} images per query need at least k restarts, got m={m}.")
+        rows = q * m
+        out = self._ascent_fn(
+            tf.constant(self._atanh(z0).reshape(rows, -1)),
+            tf.constant(np.repeat(users, m)),
+            tf.constant(np.repeat(categories, m)),
+            tf.constant(np.repeat(eta, m)),
+            c.steps,
+            False,
+        )
+        preference = out["preference"].numpy().reshape(q, m)
+        realism = out["realism"].numpy().reshape(q, m)
+        objective = preference - eta[:, None] * realism
+        history = np.concatenate(
+            [out["history"].numpy().reshape(-1, q, m), objective[None]], axis=0
+        )
+        z = np.tanh(out["z_prime"].numpy()).reshape(q, m, -1)
+        order = np.argsort(-objective, axis=1, kind="stable")
+        rng = np.random.default_rng([seed, 11])
+        sampled = sample_without_replacement(objective, k, rng)
+        top = order[:, :k]
+        rows_q = np.arange(q)[:, None]
+        picked = np.concatenate([order[:, :1], top, sampled], axis=1)
+        images = self.generate(
+            z[rows_q, picked].reshape(-1, self.gan.z_dim), np.repeat(categories, 1 + 2 * k)
+        ).reshape((q, 1 + 2 * k) + (self.gan.resolution,) * 2 + (self.gan.channels,))
+        logging.info(
+            "delta-hat: %d queries x %d restarts, %d steps: mean best objective %.4f (start %.4f)",
+            q,
+            m,
+            c.steps,
+            objective.max(1).mean(),
+            history[0].max(1).mean(),
+        )
+        return DesignResult(
+            users=users,
+            categories=categories,
+            eta=eta,
+            z=z,
+            objective=objective.astype(np.float32),
+            preference=preference,
+            realism=realism,
+            initial_objective=history[0],
+            history=history,
+            best=order[:, 0],
+            top=top,
+            sampled=sampled,
+            best_image=images[:, 0],
+            top_images=images[:, 1 : 1 + k],
+            sampled_images=images[:, 1 + k :],
+        )
+
+    # ------------------------------------------------------------------
+    # Prototype tailoring: eq. 12, then eq. 10.
+
+    def downscale(self, images_uint8: np.ndarray) -> np.ndarray:
+        """nabla: uint8 [N, H, W, 3] -> float32 [N, R, R, C] in [-1, 1], as the GAN saw its data.
+
+        The GAN's training images went through `data.pipeline`
+        (antialiased bilinear resize, BT.601 grey when C = 1); queries go
+        through the same.
+        """
+        images = np.asarray(images_uint8)
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(
+                f"Query images must be uint8 [N, H, W, 3], got {images.dtype} {images.shape}."
+            )
+        small = pipeline.resize_uint8(
+            tf.constant(images), self.gan.resolution, self.gan.channels
+        ).numpy()
+        return (small.astype(np.float32) - 127.5) / 127.5
+
+    def invert(
+        self, targets: np.ndarray, categories, *, seed: int | None = None, z0=None
+    ) -> InversionResult:
+        """Eq. 12: the code whose image is l1-closest to each target, best of r restarts.
+
+        Args:
+          targets: float [N, R, R, C] in [-1, 1] (see `downscale`).
+          categories: int [N] (or one) category ids.
+          seed: seeds the restarts (config.seed when None).
+          z0: optional float [N, r, z_dim] starting z in [-1, 1].
+
+        Returns:
+          An `InversionResult`.
+        """
+        c = self.config
+        targets = np.asarray(targets, np.float32)
+        want = (self.gan.resolution, self.gan.resolution, self.gan.channels)
+        if targets.ndim != 4 or targets.shape[1:] != want:
+            raise ValueError(
+                f"targets must be [N, {', '.join(map(str, want))}], got "
+                f"{targets.shape}; downscale query images with Designer.downscale."
+            )
+        n = len(targets)
+        categories = np.asarray(categories).reshape(-1)
+        if categories.size == 1:
+            categories = np.repeat(categories, n)
+        categories = self.gan.check_categories(categories)
+        if len(categories) != n:
+            raise ValueError(f"{len(categories)} categories for {n} targets.")
+        seed = c.seed if seed is None else int(seed)
+        if z0 is None:
+            z0 = self.initial_z(n, c.inversion_restarts, seed + 12)
+        z0 = np.asarray(z0, np.float32)
+        r = z0.shape[1]
+        z_prime, images, l1 = self._invert_fn(
+            tf.constant(self._atanh(z0).reshape(n * r, -1)),
+            tf.constant(np.repeat(targets, r, axis=0)),
+            tf.constant(np.repeat(categories, r)),
+            c.inversion_steps,
+        )
+        l1 = l1.numpy().reshape(n, r)
+        best = l1.argmin(1)
+        pick = np.arange(n) * r + best
+        return InversionResult(
+            z_prime=z_prime.numpy()[pick],
+            images=images.numpy()[pick],
+            l1=l1[np.arange(n), best],
+            targets=targets,
+        )
+
+    def tailor(
+        self,
+        query_uint8: np.ndarray,
+        category: int,
+        users,
+        *,
+        eta=None,
+        seed: int | None = None,
+    ) -> TailorResult:
+        """Fig. 6: invert one item's image, then ascend each user's objective from there.
+
+        Args:
+          query_uint8: uint8 [H, W, 3] or [1, H, W, 3], the prototype's image.
+          category: its category id.
+          users: int [U] user indices.
+          eta: the realism weight (config.eta when None).
+          seed: seeds the inversion's restarts.
+
+        Returns:
+          A `TailorResult` with snapshots every config.snapshot_every steps.
+        """
+        c = self.config
+        query = np.asarray(query_uint8)
+        if query.ndim == 3:
+            query = query[None]
+        users, categories = self._queries(users, [category])
+        inversion = self.invert(self.downscale(query[:1]), categories[:1], seed=seed)
+        u = len(users)
+        eta = self._eta(eta, u)
+        # Iterations 0, every, 2 every, ..., and the last one.
+        steps = sorted(set(range(0, c.tailor_steps, c.snapshot_every)) | {c.tailor_steps})
+        out = self._ascent_fn(
+            tf.constant(np.repeat(inversion.z_prime, u, axis=0)),
+            tf.constant(users),
+            tf.constant(categories),
+            tf.constant(eta),
+            c.tailor_steps,
+            True,
+        )
+        kept = out["path"].numpy()[steps]  # [T, U, z_dim]
+        t = len(kept)
+        flat_c = np.tile(categories, t)
+        preference, realism, images = [], [], []
+        for i in range(0, t * u, _CHUNK):
+            p, q, x = self._terms_fn(
+                tf.constant(kept.reshape(t * u, -1)[i : i + _CHUNK]),
+                tf.gather(self._theta, np.tile(users, t)[i : i + _CHUNK]),
+                tf.constant(flat_c[i : i + _CHUNK]),
+            )
+            preference.append(p.numpy())
+            realism.append(q.numpy())
+            images.append(x.numpy())
+        preference = np.concatenate(preference).reshape(t, u).T
+        realism = np.concatenate(realism).reshape(t, u).T
+        images = np.concatenate(images).reshape((t, u) + images[0].shape[1:]).swapaxes(0, 1)
+        return TailorResult(
+            users=users,
+            category=int(categories[0]),
+            inversion=inversion,
+            steps=np.array(steps),
+            images=images,
+            preference=preference,
+            objective=preference - eta[:, None] * realism,
+        )

@@ -1,0 +1,180 @@
+"""Tests of eval/table4.py (Table IV and the Fig. 3 sweep) on stand-in exports."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+
+import numpy as np
+import pytest
+
+from data.core import DataError, ItemImages, RecDataset, as_str_ids
+from design import standins
+from design.config import DesignConfig
+from design.loading import load_generator, load_recommender
+from design.optimize import Designer
+from eval import quality, table4
+
+
+def test_sampling_within_counts_is_uniform_over_ordered_subsets():
+    rng = np.random.default_rng(0)
+    n = 120_000
+    draws = table4.sample_without_replacement_within(np.full(n, 5), 3, rng)
+    assert draws.min() >= 0 and draws.max() <= 4
+    assert np.all((draws[:, 0] != draws[:, 1]) & (draws[:, 0] != draws[:, 2]))
+    assert np.all(draws[:, 1] != draws[:, 2])
+    codes = (draws * np.array([25, 5, 1])).sum(1)
+    freq = np.bincount(codes, minlength=125)
+    triples = [a * 25 + b * 5 + c for a, b, c in itertools.permutations(range(5), 3)]
+    expected = n / 60
+    assert np.all(np.abs(freq[triples] - expected) < 0.12 * expected)
+    assert freq.sum() == freq[triples].sum()  # nothing outside the 60 ordered triples
+    mixed = table4.sample_without_replacement_within(np.array([3, 4, 9, 100]), 3, rng)
+    assert np.all(mixed < np.array([3, 4, 9, 100])[:, None])
+    assert sorted(mixed[0]) == [0, 1, 2]
+    with pytest.raises(ValueError):
+        table4.sample_without_replacement_within(np.array([2]), 3, rng)
+
+
+def test_random_category_items_are_distinct_members():
+    cats = np.array([0, 1, 0, 2, 1, 0, 0, 1, 2, 2, 1])
+    trial_cats = np.array([0, 1, 2, 0, 1])
+    items = table4.random_category_items(cats, trial_cats, 3, np.random.default_rng(1))
+    assert items.shape == (5, 3)
+    np.testing.assert_array_equal(cats[items], np.repeat(trial_cats[:, None], 3, 1))
+    assert all(len(set(row)) == 3 for row in items.tolist())
+    with pytest.raises(DataError, match="fewer than 4"):
+        table4.random_category_items(cats, np.array([2]), 4, np.random.default_rng(1))
+
+
+def _dataset(num_items=24, num_users=6, size=16) -> RecDataset:
+    rng = np.random.default_rng(3)
+    # Category 0 dark, category 1 bright, so that a classifier can tell them apart.
+    cats = (np.arange(num_items) % 2).astype(np.int64)
+    base = np.where(cats == 0, 50, 200)[:, None, None, None]
+    pixels = np.clip(base + rng.integers(-40, 41, (num_items, size, size, 3)), 0, 255)
+    users = np.arange(num_items) % num_users
+    rows = np.stack([users, np.arange(num_items)], 1).astype(np.int64)
+    # Each user's last item is its test item; user 5's has an unknown category.
+    test_mask = np.arange(num_items) >= num_items - num_users
+    cats[num_items - 1] = -1
+    return RecDataset(
+        name="tiny_table4",
+        num_users=num_users,
+        num_items=num_items,
+        train=rows[~test_mask],
+        validation=np.zeros((0, 2), np.int64),
+        test=rows[test_mask],
+        item_ids=as_str_ids(range(num_items)),
+        user_ids=as_str_ids(range(num_users)),
+        categories=cats,
+        category_names=("dark", "bright"),
+        images=ItemImages(pixels=pixels.astype(np.uint8)),
+    )
+
+
+def test_sample_trials_use_the_category_of_the_test_item():
+    ds = _dataset()
+    users, cats = table4.sample_trials(ds, ds.categories, 50, seed=0)
+    assert set(users.tolist()) <= {0, 1, 2, 3, 4}  # user 5's test item has no category
+    test_item = dict(ds.test.tolist())
+    np.testing.assert_array_equal(cats, ds.categories[[test_item[u] for u in users]])
+    few_users, _ = table4.sample_trials(ds, ds.categories, 3, seed=0)
+    assert len(set(few_users.tolist())) == 3  # without replacement when possible
+    with pytest.raises(DataError, match="no user has a test item"):
+        table4.sample_trials(ds, np.full(ds.num_items, -1), 3, seed=0)
+
+
+def test_diversity_and_quality_helpers_match_eval_quality():
+    rng = np.random.default_rng(2)
+    images = rng.uniform(-1, 1, (5, 3, 8, 8, 3)).astype(np.float32)
+    images[0, 1] = images[0, 0]  # one identical pair lowers trial 0's diversity
+    stats = table4.diversity_stats(images)
+    groups = np.repeat(np.arange(5), 3)
+    overall = quality.opposite_mean_ssim(images.reshape(15, 8, 8, 3), groups=groups)
+    assert abs(stats["mean"] - overall) < 1e-9
+    per_trial = [quality.opposite_mean_ssim(images[t]) for t in range(5)]
+    assert abs(stats["std"] - np.std(per_trial)) < 1e-9
+    probs = rng.dirichlet(np.ones(4), 40)
+    one = table4.split_classifier_score(probs, 1, seed=0)
+    assert abs(one["mean"] - quality.classifier_score(probs)) < 1e-9 and one["std"] == 0
+
+
+def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
+    ds = _dataset()
+    rec = standins.recommender_module(
+        standins.RecommenderSpec(num_users=ds.num_users),
+        seed=0,
+        item_images=ds.images.pixels,
+        item_categories=ds.categories,
+        category_names=ds.category_names,
+        dataset_name=ds.name,
+    )
+    rec_dir = standins.save(rec, str(tmp_path / "rec"))
+    gan_dir = standins.save(standins.gan_module(standins.GANSpec(), seed=1), str(tmp_path / "gan"))
+    design = DesignConfig(restarts=6, steps=8, top_k=3)
+    designer = Designer(load_recommender(rec_dir), load_generator(gan_dir), design)
+    config = table4.Table4Config(
+        trials=10,
+        etas=(0.0, 1.0, 10.0),
+        sweep_trials=4,
+        query_batch=4,
+        classifier_epochs=1,
+        quality_splits=2,
+        imagenet=True,
+        design=design,
+    )
+
+    def fake_imagenet(images):
+        # Two "classes" from the mean brightness: only the plumbing is under test here.
+        bright = (np.asarray(images).mean(axis=(1, 2, 3)) + 1) / 2
+        return np.stack([bright, 1 - bright], 1)
+
+    monkeypatch.setattr(table4, "_imagenet_scorer", lambda: fake_imagenet)
+    workdir = str(tmp_path / "t4")
+    headline = table4.run_table4(designer, ds, config, workdir)
+    for name in ("table4.md", "table4.json", "fig3_eta.png", "table4_examples.png"):
+        assert os.path.exists(os.path.join(workdir, name)), name
+    with open(os.path.join(workdir, "table4.json")) as f:
+        payload = json.load(f)
+    metrics = payload["metrics"]
+    # Retrieval's top-3 are the category's best, so they beat 3 random members in every trial.
+    assert metrics["delta"]["preference"]["mean"] >= metrics["random_real"]["preference"]["mean"]
+    assert headline["delta_hat_beats_delta"] == (
+        headline["preference_delta_hat"] > headline["preference_delta"]
+    )
+    assert metrics["delta_hat"]["best_objective_gain"] > 0
+    assert [s["eta"] for s in payload["sweep"]] == [0.0, 1.0, 10.0]
+    for source in table4.SOURCES:
+        assert 0 <= metrics[source]["diversity"]["mean"] <= 2
+        assert 1 <= metrics[source]["quality_dataset"]["mean"] <= 2  # two categories
+        assert 1 <= metrics[source]["quality_imagenet"]["mean"] <= 2
+    with open(os.path.join(workdir, "table4.md")) as f:
+        text = f.read()
+    assert "δ̂ beats δ in mean preference score" in text and "| η |" in text
+    assert "Quality (ImageNet EfficientNet-Lite0)" in text and headline["imagenet_quality"]
+    cached = sorted(os.listdir(os.path.join(workdir, "cache")))
+    assert len(cached) == 3 + 2  # 10 trials in batches of 4, and the two other etas' sweeps
+    # A resumed run reads the cached delta-hat batches instead of optimising again.
+    users, cats = table4.sample_trials(ds, ds.categories, config.trials, config.seed)
+    first = table4.delta_hat_images(
+        designer, users, cats, 1.0, config, os.path.join(workdir, "cache"), "main"
+    )
+
+    def fail(*args, **kwargs):
+        raise AssertionError("optimised again instead of reading the cache")
+
+    monkeypatch.setattr(designer, "maximize", fail)
+    again = table4.delta_hat_images(
+        designer, users, cats, 1.0, config, os.path.join(workdir, "cache"), "main"
+    )
+    np.testing.assert_array_equal(again["preference"], first["preference"])
+    assert abs(first["preference"].mean() - headline["preference_delta_hat"]) < 1e-6
+    # A changed config does not reuse stale batches.
+    changed = dataclasses.replace(config, design=dataclasses.replace(design, steps=9))
+    with pytest.raises(AssertionError, match="optimised again"):
+        table4.delta_hat_images(
+            designer, users, cats, 1.0, changed, os.path.join(workdir, "cache"), "main"
+        )
