@@ -37,6 +37,21 @@ flags.DEFINE_integer("embedding_dim", None, "K (preset's if unset).")
 flags.DEFINE_enum("strategy", None, list(config_lib.STRATEGIES), "tf.distribute strategy.")
 flags.DEFINE_bool("mixed_precision", None, "float16 (GPU) / bfloat16 (TPU) compute.")
 flags.DEFINE_bool("jit_compile", None, "Compile the train step with XLA.")
+flags.DEFINE_string(
+    "model",
+    "dvbpr",
+    "dvbpr, or a baseline of the paper's Table III: rand, poprank, warp, bprmf, visrank, fm, vbpr.",
+)
+flags.DEFINE_enum("grid", "small", ["small", "paper", "none"], "Baselines' hyper-parameter grid.")
+flags.DEFINE_string(
+    "features",
+    "efficientnet_lite0",
+    "Visual features of visrank/fm/vbpr: efficientnet_lite0[_112], mcauley or pixels.",
+)
+flags.DEFINE_string("feature_cache", None, "Folder caching extracted features (default if unset).")
+flags.DEFINE_string(
+    "mcauley_features", None, "McAuley image_features_*.b file (--features=mcauley)."
+)
 flags.mark_flag_as_required("workdir")
 
 FLAGS = flags.FLAGS
@@ -48,6 +63,9 @@ def main(argv):
     from dvbpr_tf import train_lib
 
     t0 = time.perf_counter()
+    if FLAGS.model != "dvbpr":
+        _train_baseline()
+        return
     preset = FLAGS.preset or config_lib.preset_for_dataset(FLAGS.dataset)
     config = train_lib.config_with(
         config_lib.get_preset(preset),
@@ -90,6 +108,38 @@ def main(argv):
         summary += f"; oracle {oracle['auc']:.4f}"
     sys.stderr.write(summary + f"; {result['wall_seconds']:.0f}s\n")
     runtime.emit_result(result)
+
+
+def _train_baseline() -> None:
+    """--model=<baseline>: the same data and evaluation, a baseline model."""
+    from data import features as features_lib
+    from dvbpr_tf import baselines, baselines_config
+
+    if FLAGS.model not in baselines_config.MODELS:
+        raise app.UsageError(
+            f"--model={FLAGS.model!r} is unknown; use dvbpr or one of "
+            f"{', '.join(baselines_config.MODELS)}."
+        )
+    overrides = {} if FLAGS.seed is None else {"seed": FLAGS.seed}
+    config = baselines_config.get_config(FLAGS.model, grid=FLAGS.grid, **overrides)
+    dataset = registry.load(FLAGS.dataset, data_flags.options_from_flags())
+    features = None
+    if config.visual:
+        features = features_lib.load_features(
+            dataset, FLAGS.features, FLAGS.feature_cache, FLAGS.mcauley_features
+        )
+    # train_baseline writes its own resolved config into the workdir.
+    result = baselines.train_baseline(config, dataset, FLAGS.workdir, features=features)
+    runtime.emit_result(
+        dict(
+            model=FLAGS.model,
+            dataset=dataset.name,
+            test=result["test"],
+            validation=result["validation"],
+            hparams=result["hparams"],
+            selection=result["selection"],
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -175,6 +175,15 @@ def evaluate_scores(
     )
 
 
+@tf.function(reduce_retracing=True)
+def _embedding_scores(user_emb, item_emb, bias, users):
+    """[b, num_items] float32 scores user_emb[users] . item_emb^T + bias.
+
+    Module-level so that evaluating once per epoch reuses one trace.
+    """
+    return tf.matmul(tf.gather(user_emb, users), item_emb, transpose_b=True) + bias[None, :]
+
+
 def evaluate_embeddings(
     ds: RecDataset,
     split: str,
@@ -195,12 +204,12 @@ def evaluate_embeddings(
     """
     user_emb = tf.convert_to_tensor(user_emb, tf.float32)
     item_emb = tf.convert_to_tensor(item_emb, tf.float32)
-    bias = None if item_bias is None else tf.convert_to_tensor(item_bias, tf.float32)
+    if item_bias is None:
+        item_bias = tf.zeros([item_emb.shape[0]], tf.float32)
+    bias = tf.convert_to_tensor(item_bias, tf.float32)
 
-    @tf.function(reduce_retracing=True)
     def block(users):
-        scores = tf.matmul(tf.gather(user_emb, users), item_emb, transpose_b=True)
-        return scores if bias is None else scores + bias[None, :]
+        return _embedding_scores(user_emb, item_emb, bias, users)
 
     return evaluate_scores(ds, split, block, **kwargs)
 
