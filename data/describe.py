@@ -18,13 +18,13 @@ import numpy as np
 from absl import app, flags, logging
 from PIL import Image, ImageDraw
 
+from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
 from common import runtime
 from data import flags as data_flags
 from data import registry
 from data.core import DataError, RecDataset
 from eval import auc as auc_lib
 
-flags.DEFINE_string("workdir", None, "Where the contact sheet and summary go.")
 flags.DEFINE_integer("images_per_category", 8, "Images per category in the contact sheet.")
 flags.DEFINE_integer("sheet_cell", 96, "Pixel size of one contact-sheet cell.")
 flags.DEFINE_integer("seed", 0, "Seed of the contact-sheet sample.")

@@ -12,14 +12,12 @@ from collections.abc import Callable
 
 from absl import flags
 
+from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
 from data import flags as data_flags  # noqa: F401  (defines --dataset and friends)
 from data.core import DataError
 from design.config import PRESETS, DesignConfig, get_preset
 
-flags.DEFINE_string("recommender", None, "Recommender export (dvbpr_tf.train's WORKDIR/export).")
-flags.DEFINE_string("gan", None, "GAN export (gan_tf.train's WORKDIR/export).")
-flags.DEFINE_string("out", None, "Output folder (the run's workdir).")
-flags.DEFINE_alias("workdir", "out")
+flags.DEFINE_alias("out", "workdir")
 flags.DEFINE_string(
     "category",
     None,

@@ -21,12 +21,12 @@ import time
 
 from absl import app, flags, logging
 
+from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
 from common import runtime
 from data import flags as data_flags
 from data import registry
 from dvbpr_tf import config as config_lib
 
-flags.DEFINE_string("workdir", None, "Checkpoints, summaries, config and export go here.")
 flags.DEFINE_enum("preset", None, sorted(config_lib.PRESETS), "Hyper-parameter preset.")
 flags.DEFINE_integer("epochs", None, "Training epochs (preset's if unset).")
 flags.DEFINE_integer("batch_size", None, "Global batch of triplets (preset's if unset).")

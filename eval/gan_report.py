@@ -27,6 +27,7 @@ import time
 import numpy as np
 from absl import app, flags, logging
 
+from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
 from common import runtime
 from data import flags as data_flags
 from data import registry
@@ -37,8 +38,6 @@ from gan_tf import export
 CONDITIONING_GOAL = 0.8
 DIVERSITY_RATIO_GOAL = 0.8
 
-flags.DEFINE_string("gan", None, "GAN export directory (or the training workdir holding export/).")
-flags.DEFINE_string("workdir", None, "Where report.json and fig4.png go.")
 flags.DEFINE_integer("samples_per_category", 100, "Generated (and real) images per category.")
 flags.DEFINE_integer("figure_samples", 8, "Generated images per category in fig4.png.")
 flags.DEFINE_integer("classifier_epochs", 10, "Epochs of the category classifier.")

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
+from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
 from common import runtime
 from data import flags as data_flags
 from data import pipeline, registry
@@ -31,9 +32,8 @@ from data.core import DataError, RecDataset
 from eval import auc as auc_lib
 
 flags.DEFINE_string("export", None, "SavedModel folder of the recommender (e.g. WORKDIR/export).")
-flags.DEFINE_string("workdir", None, "Where the config and result.json go (optional).")
 flags.DEFINE_integer("batch_size", 256, "Images per call of item_embedding.")
-flags.DEFINE_integer("seed", 0, "Seed of the sampled-100 negatives.")
+flags.DEFINE_integer("sampled_seed", 0, "Seed of the sampled-100 negatives.")
 
 FLAGS = flags.FLAGS
 
@@ -126,12 +126,12 @@ def main(argv):
                 "export": FLAGS.export,
                 "dataset": FLAGS.dataset,
                 "batch_size": FLAGS.batch_size,
-                "seed": FLAGS.seed,
+                "sampled_seed": FLAGS.sampled_seed,
                 "data_options": data_flags.options_from_flags(),
             },
         )
     ds = registry.load(FLAGS.dataset, data_flags.options_from_flags())
-    result = evaluate_export(FLAGS.export, ds, batch_size=FLAGS.batch_size, seed=FLAGS.seed)
+    result = evaluate_export(FLAGS.export, ds, batch_size=FLAGS.batch_size, seed=FLAGS.sampled_seed)
     result.update(dataset=ds.name, export=FLAGS.export, wall_seconds=time.perf_counter() - t0)
     logging.info("validation %s test %s", result["validation"], result["test"])
     if FLAGS.workdir:

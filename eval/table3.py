@@ -31,6 +31,7 @@ import os
 import numpy as np
 from absl import app, flags, logging
 
+from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
 from common import runtime
 from data import features as features_lib
 from data import flags as data_flags  # noqa: F401 - defines --data_dir, --custom_dir, ...
@@ -45,7 +46,6 @@ flags.DEFINE_list(
     "datasets", ["synthetic_fashion"], "Registry names of the datasets (rows of the table)."
 )
 flags.DEFINE_list("models", list(METHODS), f"Methods (columns): any of {', '.join(METHODS)}.")
-flags.DEFINE_string("workdir", None, "Where results, the table and TensorBoard logs go.")
 flags.DEFINE_enum("grid", "small", list(bc.GRIDS), "Hyper-parameter grid: small, paper or none.")
 flags.DEFINE_integer("epochs", None, "Overrides every trained baseline's epochs.")
 flags.DEFINE_integer("seed", 0, "Seed of initialisation, sampling and carved validation.")

@@ -14,13 +14,13 @@ import dataclasses
 
 from absl import app, flags, logging
 
+from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
 from common import runtime
 from data import flags as data_flags
 from data import registry
 from gan_tf import config as gan_config
 from gan_tf import train_lib
 
-flags.DEFINE_string("workdir", None, "Where checkpoints, logs and the export go.")
 flags.DEFINE_string(
     "preset",
     "",
