@@ -23,14 +23,8 @@ format: install
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-# The design tests import binaries whose absl flags (--seed,
-# --classifier_epochs) clash with eval.gan_report's and eval.recommender's
-# in one process, so they run in a second pytest process.
-DESIGN_TESTS := tests/test_design.py tests/test_design_table4.py
-
 test: lint
-	$(PY) -m pytest -q tests $(addprefix --ignore=,$(DESIGN_TESTS))
-	$(PY) -m pytest -q $(DESIGN_TESTS)
+	$(PY) -m pytest -q tests
 
 demo: install
 	bash scripts/demo.sh $(WORKDIR)

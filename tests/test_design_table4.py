@@ -15,7 +15,8 @@ from design import standins
 from design.config import DesignConfig
 from design.loading import load_generator, load_recommender
 from design.optimize import Designer
-from eval import quality, table4
+from eval import quality
+from eval import table4_lib as table4
 
 
 def test_sampling_within_counts_is_uniform_over_ordered_subsets():
@@ -87,6 +88,19 @@ def test_sample_trials_use_the_category_of_the_test_item():
         table4.sample_trials(ds, np.full(ds.num_items, -1), 3, seed=0)
 
 
+def test_paired_difference_matches_numpy():
+    rng = np.random.default_rng(4)
+    base = rng.normal(size=(50, 3))
+    better = base + rng.normal(0.3, 0.5, size=(50, 3))
+    got = table4.paired_difference(better, base)
+    diff = better.mean(1) - base.mean(1)
+    assert got["mean"] == pytest.approx(diff.mean())
+    assert got["standard_error"] == pytest.approx(diff.std(ddof=1) / np.sqrt(50))
+    assert got["z"] == pytest.approx(diff.mean() / (diff.std(ddof=1) / np.sqrt(50)))
+    assert got["win_share"] == pytest.approx(np.mean(diff > 0))
+    assert np.isnan(table4.paired_difference(better[:1], base[:1])["standard_error"])
+
+
 def test_diversity_and_quality_helpers_match_eval_quality():
     rng = np.random.default_rng(2)
     images = rng.uniform(-1, 1, (5, 3, 8, 8, 3)).astype(np.float32)
@@ -146,6 +160,9 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
         headline["preference_delta_hat"] > headline["preference_delta"]
     )
     assert metrics["delta_hat"]["best_objective_gain"] > 0
+    assert headline["paired_difference_mean"] == pytest.approx(
+        headline["preference_delta_hat"] - headline["preference_delta"], abs=1e-9
+    )
     assert [s["eta"] for s in payload["sweep"]] == [0.0, 1.0, 10.0]
     for source in table4.SOURCES:
         assert 0 <= metrics[source]["diversity"]["mean"] <= 2

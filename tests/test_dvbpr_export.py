@@ -15,7 +15,7 @@ from data import pipeline
 from dvbpr_tf import export as export_lib
 from dvbpr_tf import models
 from eval import auc as auc_lib
-from eval import recommender
+from eval import recommender_lib as recommender
 
 # Runs in a fresh interpreter that may import TensorFlow and NumPy only: a
 # finder refuses every package of this project.

@@ -10,7 +10,8 @@ from gan_testlib import two_category_dataset
 from PIL import Image
 
 from data.core import DataError
-from eval import gan_report, quality
+from eval import gan_report_lib as gan_report
+from eval import quality
 
 
 @dataclasses.dataclass
