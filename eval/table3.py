@@ -23,24 +23,14 @@ with a note, on datasets without.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import os
-
-import numpy as np
 from absl import app, flags, logging
 
 from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
 from common import runtime
-from data import features as features_lib
-from data import flags as data_flags  # noqa: F401 - defines --data_dir, --custom_dir, ...
-from data import registry
+from data import flags as data_flags
 from data.core import DataError
-from dvbpr_tf import baselines
 from dvbpr_tf import baselines_config as bc
-
-METHODS = (*bc.MODELS, "dvbpr")
+from eval.table3_lib import METHODS, run_table
 
 flags.DEFINE_list(
     "datasets", ["synthetic_fashion"], "Registry names of the datasets (rows of the table)."
@@ -61,252 +51,20 @@ flags.DEFINE_string(
     "mcauley_features", None, "McAuley's image_features_*.b for --features=mcauley."
 )
 flags.DEFINE_integer("dvbpr_epochs", None, "Overrides DVBPR's epochs (its preset's otherwise).")
+flags.DEFINE_string(
+    "dvbpr_from",
+    None,
+    "A finished `dvbpr_tf.train` workdir (one dataset) whose result.json fills the DVBPR "
+    "column instead of training DVBPR again.",
+)
 
 FLAGS = flags.FLAGS
-
-# The paper's Amazon Fashion row (Table III), for comparison in the report.
-PAPER_AMAZON_FASHION = {
-    "all": dict(
-        rand=0.5,
-        poprank=0.5849,
-        warp=0.6065,
-        bprmf=0.6278,
-        visrank=0.6839,
-        fm=0.7093,
-        vbpr=0.7479,
-        dvbpr=0.7964,
-    ),
-    "cold": dict(
-        rand=0.5,
-        poprank=0.3905,
-        warp=0.5030,
-        bprmf=0.5514,
-        visrank=0.6807,
-        fm=0.7088,
-        vbpr=0.7319,
-        dvbpr=0.7718,
-    ),
-}
-
-# Peer reference numbers on the real Amazon interactions (full AUC on its
-# test split; ../shared/data/amazon_fashion_interactions/README.md).
-AMAZON_INTERACTIONS_REFERENCE = {
-    "poprank": ("PopRank", 0.517),
-    "bprmf": ("implicit BPR", 0.601),
-    "warp": ("LightFM WARP", 0.567),
-}
-
-
-def improvement(h: float | None, other: float | None) -> float | None:
-    """(h - other) / other, or None when either is missing."""
-    if h is None or other is None or not np.isfinite(h) or not np.isfinite(other) or other == 0:
-        return None
-    return (h - other) / other
-
-
-def table_rows(results: dict, models: list[str]) -> list[dict]:
-    """One row per (dataset, setting) with each method's AUC and the improvements.
-
-    Args:
-      results: {dataset: {method: result dict with test.auc / test.auc_cold}}.
-      models: methods in column order.
-
-    Returns:
-      Rows {dataset, setting, <method>: AUC or None, h_vs_d, h_vs_best}.
-    """
-    rows = []
-    for dataset, by_model in results.items():
-        for setting, key in (("All Items", "auc"), ("Cold Items", "auc_cold")):
-            row = dict(dataset=dataset, setting=setting)
-            for m in models:
-                r = by_model.get(m)
-                value = r["test"].get(key) if r else None
-                row[m] = None if value is None or not np.isfinite(value) else float(value)
-            h = row.get("dvbpr")
-            others = [row[m] for m in models if m != "dvbpr" and row.get(m) is not None]
-            row["h_vs_d"] = improvement(h, row.get("bprmf"))
-            row["h_vs_best"] = improvement(h, max(others) if others else None)
-            rows.append(row)
-    return rows
-
-
-def _fmt(value, pct=False) -> str:
-    if value is None:
-        return "n/a"
-    return f"{100 * value:.1f}%" if pct else f"{value:.4f}"
-
-
-def to_markdown(rows: list[dict], models: list[str], notes: list[str]) -> str:
-    """Table III as Markdown, best method per row in bold, the paper's row below."""
-    names = [bc.DISPLAY_NAMES[m] for m in models]
-    head = ["Dataset", "Setting", *names, "h vs. d", "h vs. best"]
-    out = io.StringIO()
-    out.write("| " + " | ".join(head) + " |\n")
-    out.write("|" + "---|" * len(head) + "\n")
-    for row in rows:
-        values = [row[m] for m in models]
-        best = max((v for v in values if v is not None), default=None)
-        cells = [f"**{_fmt(v)}**" if v is not None and v == best else _fmt(v) for v in values]
-        out.write(
-            f"| {row['dataset']} | {row['setting']} | "
-            + " | ".join(cells)
-            + f" | {_fmt(row['h_vs_d'], True)} | {_fmt(row['h_vs_best'], True)} |\n"
-        )
-    for setting, key in (("All Items", "all"), ("Cold Items", "cold")):
-        paper = PAPER_AMAZON_FASHION[key]
-        h, d = paper["dvbpr"], paper["bprmf"]
-        best = max(v for m, v in paper.items() if m != "dvbpr")
-        cells = [_fmt(paper.get(m)) for m in models]
-        out.write(
-            f"| *paper: Amazon Fashion* | {setting} | "
-            + " | ".join(cells)
-            + f" | {_fmt(improvement(h, d), True)} | {_fmt(improvement(h, best), True)} |\n"
-        )
-    if notes:
-        out.write("\n" + "\n".join(f"- {n}" for n in notes) + "\n")
-    return out.getvalue()
-
-
-def to_csv(rows: list[dict], models: list[str]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["dataset", "setting", *models, "h_vs_d", "h_vs_best"])
-    for row in rows:
-        writer.writerow(
-            [row["dataset"], row["setting"]]
-            + ["" if row[m] is None else f"{row[m]:.6f}" for m in models]
-            + ["" if row[k] is None else f"{row[k]:.6f}" for k in ("h_vs_d", "h_vs_best")]
-        )
-    return out.getvalue()
-
-
-def write_hparams_config(logdir: str) -> None:
-    """The HParams dashboard's experiment description (hparams and metric)."""
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
-
-    writer = tf.summary.create_file_writer(logdir)
-    with writer.as_default():
-        hp.hparams_config(
-            hparams=[
-                hp.HParam("model", hp.Discrete(list(bc.TRAINED_MODELS))),
-                hp.HParam("dataset"),
-                hp.HParam("reg", hp.RealInterval(0.0, 100.0)),
-                hp.HParam("dim", hp.IntInterval(1, 1024)),
-            ],
-            metrics=[hp.Metric("hparams/validation_auc", display_name="validation AUC")],
-        )
-    writer.close()
-
-
-def run_dvbpr(ds, dataset_name: str, workdir: str, epochs: int | None) -> dict:
-    """DVBPR's row: `dvbpr_tf.train_lib.train_and_evaluate` with the dataset's preset."""
-    import dataclasses
-
-    from dvbpr_tf import config as dvbpr_config
-    from dvbpr_tf import train_lib
-
-    config = dvbpr_config.get_preset(dvbpr_config.preset_for_dataset(dataset_name))
-    if epochs is not None:
-        config = dataclasses.replace(config, epochs=epochs)
-    runtime.write_config(workdir, config)
-    out = train_lib.train_and_evaluate(config, ds, workdir, export=False, baselines=False)
-    result = dict(model="dvbpr", dataset=ds.name, test=out["test"], validation=out["validation"])
-    result["hparams"] = dict(preset=config.preset, epochs=config.epochs)
-    runtime.atomic_write_text(
-        os.path.join(workdir, "results.json"), runtime.to_json(result, indent=2) + "\n"
-    )
-    return result
-
-
-def run_table(
-    datasets: list[str],
-    models: list[str],
-    workdir: str,
-    *,
-    grid: str = "small",
-    epochs: int | None = None,
-    seed: int = 0,
-    features: str = "efficientnet_lite0",
-    feature_cache: str | None = None,
-    mcauley_features: str | None = None,
-    dvbpr_epochs: int | None = None,
-    data_options=None,
-) -> dict:
-    """Trains and evaluates every (dataset, method); writes table3.md / .csv.
-
-    Returns:
-      dict with `results` {dataset: {method: result}}, `rows` (see
-      `table_rows`), `notes`, and the paths of the Markdown and CSV files.
-    """
-    unknown = [m for m in models if m not in METHODS]
-    if unknown:
-        raise ValueError(f"Unknown --models {unknown}; use any of {', '.join(METHODS)}.")
-    os.makedirs(workdir, exist_ok=True)
-    write_hparams_config(workdir)
-    results, notes = {}, []
-    for name in datasets:
-        ds = registry.load(name, data_options)
-        results[name] = {}
-        feats = None
-        for model in models:
-            sub = os.path.join(workdir, *name.split("/"), model)
-            done = os.path.join(sub, "results.json")
-            if os.path.exists(done):
-                with open(done) as f:
-                    results[name][model] = json.load(f)
-                logging.info("%s / %s already done; reusing %s.", name, model, done)
-                continue
-            if model == "dvbpr":
-                if not ds.has_images:
-                    notes.append(f"{name}: DVBPR needs images; left out.")
-                    continue
-                results[name][model] = run_dvbpr(ds, name, sub, dvbpr_epochs)
-                continue
-            if model in bc.VISUAL_MODELS:
-                if not ds.has_images and features != "mcauley":
-                    notes.append(
-                        f"{name}: {bc.DISPLAY_NAMES[model]} needs visual features; left out."
-                    )
-                    continue
-                if feats is None:
-                    feats = features_lib.load_features(
-                        ds, features, feature_cache, mcauley_features
-                    )
-            overrides = dict(seed=seed, validation_seed=seed)
-            if epochs is not None and model in bc.TRAINED_MODELS:
-                overrides["epochs"] = epochs
-            config = bc.get_config(model, grid=grid, **overrides)
-            results[name][model] = baselines.train_baseline(config, ds, sub, features=feats)
-        if name.partition("/")[0] == "amazon_fashion_interactions":
-            for m, (who, value) in AMAZON_INTERACTIONS_REFERENCE.items():
-                if m in results[name]:
-                    ours = results[name][m]["test"]["auc"]
-                    notes.append(
-                        f"{name}: {bc.DISPLAY_NAMES[m]} {ours:.4f} here vs {who} {value:.3f} "
-                        "(peer reference on the same split)."
-                    )
-        if any(r.get("selection") == "carved_from_train" for r in results[name].values()):
-            notes.append(
-                f"{name}: no validation split; hyper-parameters were selected on a validation "
-                "carved from train (one item per user), then retrained on all of train."
-            )
-    if any(m in bc.VISUAL_MODELS for m in models):
-        notes.append(f"Visual features: {features}.")
-    rows = table_rows(results, models)
-    md_path = os.path.join(workdir, "table3.md")
-    csv_path = os.path.join(workdir, "table3.csv")
-    runtime.atomic_write_text(md_path, to_markdown(rows, models, notes))
-    runtime.atomic_write_text(csv_path, to_csv(rows, models))
-    return dict(results=results, rows=rows, notes=notes, markdown=md_path, csv=csv_path)
 
 
 def main(argv):
     del argv
     if not FLAGS.workdir:
         raise app.UsageError("--workdir is required.")
-    from data.flags import options_from_flags
-
     config = dict(
         datasets=FLAGS.datasets,
         models=FLAGS.models,
@@ -317,10 +75,13 @@ def main(argv):
         feature_cache=FLAGS.feature_cache or None,
         mcauley_features=FLAGS.mcauley_features,
         dvbpr_epochs=FLAGS.dvbpr_epochs,
+        dvbpr_from=FLAGS.dvbpr_from,
     )
     runtime.write_config(FLAGS.workdir, config)
     try:
-        out = run_table(workdir=FLAGS.workdir, data_options=options_from_flags(), **config)
+        out = run_table(
+            workdir=FLAGS.workdir, data_options=data_flags.options_from_flags(), **config
+        )
     except DataError as err:
         raise app.UsageError(str(err)) from err
     with open(out["markdown"]) as f:

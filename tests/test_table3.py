@@ -1,0 +1,102 @@
+"""Table III runner (eval/table3_lib.py): rows, improvements, files, resume, DVBPR reuse."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from data import registry
+from data.core import DataError
+from dvbpr_tf import baselines
+from eval import auc as auc_lib
+from eval import table3_lib
+
+DATASET = "synthetic_fashion/tiny"
+MODELS = ["rand", "poprank", "bprmf", "dvbpr"]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return registry.load(DATASET)
+
+
+def _fake_dvbpr_run(path, dataset_name, auc, auc_cold):
+    """A finished `dvbpr_tf.train` workdir: only its result.json matters here."""
+    path.mkdir(parents=True, exist_ok=True)
+    result = dict(
+        dataset=dataset_name,
+        preset="small",
+        epochs=3,
+        test=dict(auc=auc, auc_cold=auc_cold),
+        validation=dict(auc=auc - 0.01, auc_cold=auc_cold - 0.01),
+    )
+    (path / "result.json").write_text(json.dumps(result))
+    return str(path)
+
+
+def test_run_table_rows_files_and_resume(tmp_path, tiny, monkeypatch):
+    dvbpr_dir = _fake_dvbpr_run(tmp_path / "dvbpr_run", tiny.name, 0.9, 0.8)
+    workdir = str(tmp_path / "t3")
+    out = table3_lib.run_table(
+        [DATASET], MODELS, workdir, grid="none", epochs=5, dvbpr_from=dvbpr_dir
+    )
+    all_row, cold_row = out["rows"]
+    assert (all_row["setting"], cold_row["setting"]) == ("All Items", "Cold Items")
+
+    # PopRank's entry is exactly the popularity AUC of eval.auc on test.
+    pop = auc_lib.evaluate_popularity(tiny, "test")
+    assert all_row["poprank"] == pytest.approx(pop["auc"], abs=1e-9)
+    assert cold_row["poprank"] == pytest.approx(pop["auc_cold"], abs=1e-9)
+    assert abs(all_row["rand"] - 0.5) < 0.1
+    assert 0.0 < all_row["bprmf"] < 1.0
+
+    # DVBPR's entries come from the reused run; the improvements are the paper's.
+    assert (all_row["dvbpr"], cold_row["dvbpr"]) == (0.9, 0.8)
+    for row in (all_row, cold_row):
+        best_other = max(row[m] for m in ("rand", "poprank", "bprmf"))
+        assert row["h_vs_d"] == pytest.approx((row["dvbpr"] - row["bprmf"]) / row["bprmf"])
+        assert row["h_vs_best"] == pytest.approx((row["dvbpr"] - best_other) / best_other)
+
+    markdown = open(out["markdown"]).read()
+    assert "| **0.9000** |" in markdown  # the row's best is bold
+    assert "*paper: Amazon Fashion*" in markdown and "0.7964" in markdown
+    with open(out["csv"]) as f:
+        records = list(csv.DictReader(f))
+    assert [r["setting"] for r in records] == ["All Items", "Cold Items"]
+    assert float(records[0]["bprmf"]) == pytest.approx(all_row["bprmf"], abs=1e-6)
+    assert float(records[1]["h_vs_best"]) == pytest.approx(cold_row["h_vs_best"], abs=1e-6)
+
+    # A rerun reuses every finished method and trains nothing.
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished method was trained again")
+
+    monkeypatch.setattr(baselines, "train_baseline", refuse)
+    again = table3_lib.run_table(
+        [DATASET], MODELS, workdir, grid="none", epochs=5, dvbpr_from=dvbpr_dir
+    )
+    assert again["rows"] == out["rows"]
+
+
+def test_run_table_rejects_bad_input(tmp_path, tiny):
+    with pytest.raises(DataError, match="Unknown --models"):
+        table3_lib.run_table([DATASET], ["svd"], str(tmp_path / "a"))
+    with pytest.raises(DataError, match="no result.json"):
+        table3_lib.run_table(
+            [DATASET], ["dvbpr"], str(tmp_path / "b"), dvbpr_from=str(tmp_path / "missing")
+        )
+    other = _fake_dvbpr_run(tmp_path / "other", "fashion_mnist_users", 0.8, 0.7)
+    with pytest.raises(DataError, match="trained on 'fashion_mnist_users'"):
+        table3_lib.run_table([DATASET], ["dvbpr"], str(tmp_path / "c"), dvbpr_from=other)
+    with pytest.raises(DataError, match="exactly one dataset"):
+        table3_lib.run_table([DATASET, DATASET], ["dvbpr"], str(tmp_path / "d"), dvbpr_from=other)
+
+
+def test_improvement_handles_missing_values():
+    assert table3_lib.improvement(0.8, 0.5) == pytest.approx(0.6)
+    assert table3_lib.improvement(None, 0.5) is None
+    assert table3_lib.improvement(0.8, float("nan")) is None
+    assert table3_lib.improvement(0.8, 0.0) is None
+    assert np.isfinite(table3_lib.improvement(0.5, 0.8))
