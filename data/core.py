@@ -186,3 +186,28 @@ def sort_rows(rows: np.ndarray) -> np.ndarray:
 def as_str_ids(ids: Sequence) -> np.ndarray:
     """External ids as a numpy array of str."""
     return np.asarray([str(i) for i in ids], dtype=object)
+
+
+def check_indices(ids, count: int, what: str, owner: str, dtype=np.int32) -> np.ndarray:
+    """Dense indices in [0, count) as a flat array, or a DataError naming the bad ones.
+
+    Args:
+      ids: array-like of integer indices, any shape (flattened).
+      count: how many the owner knows; valid indices are 0..count-1.
+      what: the plural noun in the message, e.g. "user(s)" or "category id(s)".
+      owner: who knows them, e.g. "the recommender at /path", with anything
+        that helps the reader pick a valid id.
+      dtype: the returned dtype.
+
+    Returns:
+      `ids` flattened, as `dtype`.
+    """
+    ids = np.asarray(ids).reshape(-1)
+    if ids.size and not np.issubdtype(ids.dtype, np.integer):
+        raise DataError(f"{what.capitalize()} must be integer indices, got {ids.dtype}.")
+    bad = ids[(ids < 0) | (ids >= count)]
+    if len(bad):
+        raise DataError(
+            f"Unknown {what} {sorted(set(bad.tolist()))[:10]}: {owner} knows 0..{count - 1}."
+        )
+    return ids.astype(dtype)

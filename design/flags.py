@@ -13,8 +13,10 @@ from collections.abc import Callable
 from absl import flags
 
 from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
-from data import flags as data_flags  # noqa: F401  (defines --dataset and friends)
-from data.core import DataError
+from common import runtime
+from data import flags as data_flags  # also defines --dataset and friends
+from data.core import DataError, RecDataset
+from design import design_lib
 from design.config import PRESETS, DesignConfig, get_preset
 
 flags.DEFINE_alias("out", "workdir")
@@ -78,3 +80,26 @@ def require(names) -> None:
         if FLAGS[name].value is None or FLAGS[name].value == "":
             shown = "--out (or --workdir)" if name == "out" else f"--{name}"
             raise DataError(f"{shown} is required: {FLAGS[name].help}")
+
+
+def load_from_flags(required: tuple[str, ...]) -> tuple[design_lib.Designer, RecDataset]:
+    """The shared start of the design binaries.
+
+    Checks that --recommender, --gan, --out and `required` are set, writes
+    the resolved config (design hyper-parameters and every flag named here)
+    to --out, and loads the exports and the catalogue.
+
+    Returns:
+      (designer, catalogue): a `design_lib.Designer` over the two exports
+      and the `RecDataset` they were trained on.
+    """
+    require(("recommender", "gan", "out", *required))
+    config = config_from_flags()
+    names = ("recommender", "gan", *required, "category")
+    resolved = {"design": config, **{n: FLAGS[n].value for n in names}}
+    runtime.write_config(FLAGS.out, {**resolved, "dataset": dataset_from_flags()})
+    designer = design_lib.load_designer(FLAGS.recommender, FLAGS.gan, config)
+    catalogue = design_lib.load_catalogue(
+        designer.rec, dataset_from_flags(), data_flags.options_from_flags()
+    )
+    return designer, catalogue

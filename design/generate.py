@@ -16,7 +16,6 @@ from __future__ import annotations
 from absl import app, flags
 
 from common import runtime
-from data import flags as data_flags
 from design import design_lib
 from design import flags as design_flags
 
@@ -31,26 +30,10 @@ def main(argv) -> None:
 
 
 def _run() -> None:
-    design_flags.require(("recommender", "gan", "out", "user", "category"))
-    config = design_flags.config_from_flags()
-    runtime.write_config(
-        FLAGS.out,
-        {
-            "design": config,
-            "recommender": FLAGS.recommender,
-            "gan": FLAGS.gan,
-            "user": FLAGS.user,
-            "category": FLAGS.category,
-            "dataset": design_flags.dataset_from_flags(),
-        },
-    )
-    designer = design_lib.load_designer(FLAGS.recommender, FLAGS.gan, config)
-    ds = design_lib.load_catalogue(
-        designer.rec, design_flags.dataset_from_flags(), data_flags.options_from_flags()
-    )
+    designer, catalogue = design_flags.load_from_flags(("user", "category"))
     users = design_lib.parse_ints(FLAGS.user, "user")
     categories = design_lib.parse_categories(FLAGS.category, designer.rec.category_names)
-    summary = design_lib.generate_sheet(designer, ds, users, categories, FLAGS.out)
+    summary = design_lib.generate_sheet(designer, catalogue, users, categories, FLAGS.out)
     runtime.emit_result(summary)
 
 

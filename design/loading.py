@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from data.core import DataError
+from data.core import DataError, check_indices
 
 _EXPORT_DIRNAME = "export"
 
@@ -124,29 +124,13 @@ class LoadedRecommender:
 
     def check_users(self, users) -> np.ndarray:
         """int32 [n] user indices, or DataError naming the unknown ones."""
-        users = np.asarray(users).reshape(-1)
-        if users.size and not np.issubdtype(users.dtype, np.integer):
-            raise DataError(f"User ids must be integer indices, got {users.dtype}.")
-        bad = users[(users < 0) | (users >= self.num_users)]
-        if len(bad):
-            raise DataError(
-                f"Unknown user(s) {sorted(set(bad.tolist()))[:10]}: the recommender at "
-                f"{self.path} knows users 0..{self.num_users - 1} (dense indices)."
-            )
-        return users.astype(np.int32)
+        owner = f"the recommender at {self.path} (dense indices)"
+        return check_indices(users, self.num_users, "user(s)", owner)
 
     def check_items(self, items) -> np.ndarray:
         """int64 [n] item indices, or DataError naming the unknown ones."""
-        items = np.asarray(items).reshape(-1)
-        if items.size and not np.issubdtype(items.dtype, np.integer):
-            raise DataError(f"Item ids must be integer indices, got {items.dtype}.")
-        bad = items[(items < 0) | (items >= self.num_items)]
-        if len(bad):
-            raise DataError(
-                f"Unknown item(s) {sorted(set(bad.tolist()))[:10]}: the recommender at "
-                f"{self.path} knows items 0..{self.num_items - 1} (dense indices)."
-            )
-        return items.astype(np.int64)
+        owner = f"the recommender at {self.path} (dense indices)"
+        return check_indices(items, self.num_items, "item(s)", owner, np.int64)
 
 
 @dataclasses.dataclass
@@ -181,16 +165,8 @@ class LoadedGenerator:
 
     def check_categories(self, categories) -> np.ndarray:
         """int32 [n] category ids, or DataError naming the unknown ones."""
-        categories = np.asarray(categories).reshape(-1)
-        if categories.size and not np.issubdtype(categories.dtype, np.integer):
-            raise DataError(f"Category ids must be integers, got {categories.dtype}.")
-        bad = categories[(categories < 0) | (categories >= self.num_categories)]
-        if len(bad):
-            raise DataError(
-                f"Unknown category id(s) {sorted(set(bad.tolist()))[:10]}: the GAN at {self.path} "
-                f"knows 0..{self.num_categories - 1} ({', '.join(self.category_names)})."
-            )
-        return categories.astype(np.int32)
+        owner = f"the GAN at {self.path} ({', '.join(self.category_names)})"
+        return check_indices(categories, self.num_categories, "category id(s)", owner)
 
 
 def load_recommender(path: str) -> LoadedRecommender:

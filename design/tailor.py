@@ -14,7 +14,6 @@ from __future__ import annotations
 from absl import app, flags
 
 from common import runtime
-from data import flags as data_flags
 from design import design_lib
 from design import flags as design_flags
 
@@ -30,29 +29,12 @@ def main(argv) -> None:
 
 
 def _run() -> None:
-    design_flags.require(("recommender", "gan", "out", "item", "users"))
-    config = design_flags.config_from_flags()
-    runtime.write_config(
-        FLAGS.out,
-        {
-            "design": config,
-            "recommender": FLAGS.recommender,
-            "gan": FLAGS.gan,
-            "item": FLAGS.item,
-            "users": FLAGS.users,
-            "category": FLAGS.category,
-            "dataset": design_flags.dataset_from_flags(),
-        },
-    )
-    designer = design_lib.load_designer(FLAGS.recommender, FLAGS.gan, config)
-    ds = design_lib.load_catalogue(
-        designer.rec, design_flags.dataset_from_flags(), data_flags.options_from_flags()
-    )
+    designer, catalogue = design_flags.load_from_flags(("item", "users"))
     category = None
     if FLAGS.category is not None:
         (category,) = design_lib.parse_categories(FLAGS.category, designer.rec.category_names)[:1]
     users = design_lib.parse_ints(FLAGS.users, "users")
-    summary = design_lib.tailor_sheet(designer, ds, FLAGS.item, users, FLAGS.out, category)
+    summary = design_lib.tailor_sheet(designer, catalogue, FLAGS.item, users, FLAGS.out, category)
     runtime.emit_result(summary)
 
 

@@ -38,6 +38,36 @@ def matmul_flop_rate(n: int = 2048, repeats: int = 10) -> float:
     return 2.0 * n**3 / timed(lambda: matmul(a, b).numpy(), repeats, warmup=2)
 
 
+def fraction_of_matmul(
+    fn: Callable[[], object], flops: float, repeats: int, warmup: int = 0
+) -> dict:
+    """Times `fn` between two matmul references and compares FLOP rates.
+
+    Args:
+      fn: blocking call doing `flops` floating-point operations.
+      flops: FLOPs of one call (counted analytically).
+      repeats: timed calls.
+      warmup: untimed calls first.
+
+    Returns:
+      dict with seconds (per call), achieved_gflops, matmul_gflops (mean of
+      the references just before and just after), matmul_gflops_before_after
+      and ratio (achieved / matmul).
+    """
+    before = matmul_flop_rate()
+    seconds = timed(fn, repeats, warmup=warmup)
+    after = matmul_flop_rate()
+    matmul = (before + after) / 2
+    achieved = flops / seconds
+    return dict(
+        seconds=seconds,
+        achieved_gflops=achieved / 1e9,
+        matmul_gflops=matmul / 1e9,
+        matmul_gflops_before_after=[before / 1e9, after / 1e9],
+        ratio=achieved / matmul,
+    )
+
+
 def cpu_share(fn: Callable[[], object]) -> tuple[float, float]:
     """Runs `fn` once; returns (wall seconds, process CPU seconds / wall seconds)."""
     wall, cpu = time.perf_counter(), time.process_time()

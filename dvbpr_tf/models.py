@@ -35,6 +35,20 @@ def compute_dtype_policy(config: DVBPRConfig) -> str:
     return "mixed_bfloat16" if config.strategy == "tpu" else "mixed_float16"
 
 
+def conv_layer_specs(config) -> list[tuple[int, int, int, int, bool]]:
+    """(filters, kernel, stride, padding, pool) of each conv layer of `config`."""
+    return list(
+        zip(
+            config.conv_filters,
+            config.conv_kernels,
+            config.conv_strides,
+            config.conv_padding,
+            config.conv_pool,
+            strict=True,
+        )
+    )
+
+
 class CNNF(keras.Model):
     """Phi: images -> K-dim item embeddings (the paper's CNN-F table).
 
@@ -67,16 +81,7 @@ class CNNF(keras.Model):
             return keras.initializers.GlorotUniform(seed=next(seeds))
 
         self.conv_blocks = []
-        for k, (filters, kernel, stride, pad, pool) in enumerate(
-            zip(
-                config.conv_filters,
-                config.conv_kernels,
-                config.conv_strides,
-                config.conv_padding,
-                config.conv_pool,
-                strict=True,
-            )
-        ):
+        for k, (filters, kernel, stride, pad, pool) in enumerate(conv_layer_specs(config)):
             block = []
             # "same" equals explicit (k-1)/2 padding only at stride 1.
             if pad and stride > 1:
@@ -260,16 +265,7 @@ def forward_flops(config: DVBPRConfig) -> dict[str, int]:
     """
     size, channels = config.image_size, 3
     out = {}
-    for k, (filters, kernel, stride, pad, pool) in enumerate(
-        zip(
-            config.conv_filters,
-            config.conv_kernels,
-            config.conv_strides,
-            config.conv_padding,
-            config.conv_pool,
-            strict=True,
-        )
-    ):
+    for k, (filters, kernel, stride, pad, pool) in enumerate(conv_layer_specs(config)):
         size = (size + 2 * pad - kernel) // stride + 1
         out[f"conv{k + 1}"] = 2 * size * size * filters * kernel * kernel * channels
         channels = filters

@@ -33,7 +33,7 @@ import tensorflow as tf
 from absl import logging
 
 from common import runtime
-from data.core import DataError
+from data.core import DataError, check_indices
 
 METADATA_FILE = "gan_metadata.json"
 EXPORT_DIRNAME = "export"
@@ -203,13 +203,8 @@ class LoadedGAN:
             )
         if len(category) != rows:
             raise ValueError(f"category has {len(category)} ids for {rows} rows; pass one per row.")
-        bad = category[(category < 0) | (category >= self.num_categories)]
-        if len(bad):
-            raise ValueError(
-                f"Unknown category id(s) {sorted(set(bad.tolist()))[:10]}: the GAN at {self.path} "
-                f"knows ids 0..{self.num_categories - 1} ({', '.join(self.category_names)})."
-            )
-        return category.astype(np.int32)
+        owner = f"the GAN at {self.path} ({', '.join(self.category_names)})"
+        return check_indices(category, self.num_categories, "category id(s)", owner)
 
     def generate(self, z, category) -> dict[str, np.ndarray]:
         """Generates images.
