@@ -1,14 +1,21 @@
 """BPR-MF training throughput (triplets/s) of `dvbpr_tf.baselines` on this machine.
 
-    python benchmarks/bench_bprmf.py [--batch_size=65536] [--dim=32]
+    python benchmarks/bench_bprmf.py [--batch_size=65536] [--dims=10,30,50]
 
 A synthetic catalogue the size of the paper's Amazon Fashion (64,583 users,
 234,892 items, 513,367 training pairs, Table II) with uniform random
 interactions; BPR with sparse Adagrad, uniform negatives with membership
 checks, one fused `tf.function` running many steps per call. Prints one
 JSON line: {"samples_per_second": <slowest of the timed K>, "samples_per_second_by_dim":
-{K: ...}, ...}; the goal is >= 1,000,000/s. The machine's 1-minute load
-average is printed too: on a shared machine the figure moves with it.
+{K: ...}, "meets_goal_by_dim": {K: bool}, ...}; the goal is >= 1,000,000/s.
+The machine's 1-minute load average is printed too: on a shared machine the
+figure moves with it.
+
+Where the time goes (measured on this 2-core machine, K = 50, batch 16,384):
+drawing the triplets runs at ~8M samples/s and the three row gathers at
+~4M/s, but XLA's CPU scatter of the updated rows costs ~7 ns per element,
+so the rate falls roughly as 1/K: ~2.5M/s at K = 10, ~0.7M/s at K = 30,
+~0.5M/s at K = 50 (idle machine, batch 65,536).
 """
 
 from __future__ import annotations
@@ -68,6 +75,7 @@ def main(argv):
             benchmark="bprmf_training",
             samples_per_second=min(by_dim.values()),
             samples_per_second_by_dim=by_dim,
+            meets_goal_by_dim={dim: rate >= 1_000_000 for dim, rate in by_dim.items()},
             goal=1_000_000,
             batch_size=FLAGS.batch_size,
             optimizer=FLAGS.optimizer,
