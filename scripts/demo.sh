@@ -27,12 +27,12 @@ run() {
 run data $PY -m data.describe --dataset=$DATASET --workdir="$WORKDIR/data"
 
 run dvbpr $PY -m dvbpr_tf.train --dataset=$DATASET --workdir="$WORKDIR/dvbpr" \
-  --epochs=${DVBPR_EPOCHS:-2}
+  --epochs=${DVBPR_EPOCHS:-4}
 
 run table3 $PY -m eval.table3 --datasets=$DATASET --models=rand,poprank,warp,bprmf,dvbpr \
   --grid=none --dvbpr_from="$WORKDIR/dvbpr" --workdir="$WORKDIR/table3"
 
-run gan $PY -m gan_tf.train --dataset=$DATASET --resolution=32 --epochs=${GAN_EPOCHS:-3} \
+run gan $PY -m gan_tf.train --dataset=$DATASET --resolution=32 --epochs=${GAN_EPOCHS:-5} \
   --workdir="$WORKDIR/gan"
 
 run gan_report $PY -m eval.gan_report --gan="$WORKDIR/gan/export" --dataset=$DATASET \
