@@ -7,19 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 import tensorflow as tf
+from test_dvbpr_data import TINY  # the narrow 32x32 model (with dropout) all DVBPR tests use
 
 from dvbpr_tf import config as config_lib
 from dvbpr_tf import losses, models
-
-# A narrow model on 32x32 images: same layer structure, cheap to build.
-TINY = dataclasses.replace(
-    config_lib.get_preset("small"),
-    image_size=32,
-    conv_filters=(8, 8, 8, 8, 8),
-    fc_units=(16, 16),
-    embedding_dim=6,
-    dropout=0.5,
-)
 
 
 def test_presets_follow_the_paper_and_the_release():
