@@ -13,8 +13,8 @@ runs D forward and backward (the eta term of eq. 10), which the baseline
 does not: `d_share` reports that part, timed the same way.
 
 Without --recommender/--gan the exports are stand-ins (design/standins.py)
-with the CPU presets' shapes: the "small" DVBPR tower at 64x64 and the
-"small32" GAN. Ends with one JSON line. Numbers depend on what else runs on
+of CPU size: a 64x64 CNN-F tower twice as wide as the "small" DVBPR preset
+(`design.standins.SMALL_RECOMMENDER`) and the "small32" GAN's shape. Ends with one JSON line. Numbers depend on what else runs on
 the machine.
 """
 

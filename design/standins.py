@@ -52,7 +52,9 @@ class RecommenderSpec:
     num_categories: int = 2
 
 
-# The "small" DVBPR preset's shape (dvbpr_tf/config.py), for the benchmark.
+# A 64x64 CNN-F tower for the benchmark: twice the widths of the "small"
+# DVBPR preset (dvbpr_tf/config.py: conv 16/32/32/32/32, fc 128, K = 10),
+# i.e. that preset before it was narrowed, "same" padding throughout.
 SMALL_RECOMMENDER = RecommenderSpec(
     image_size=64,
     conv_filters=(32, 64, 64, 64, 64),
@@ -90,7 +92,8 @@ class GANSpec:
     d_widths: tuple[int, ...] = (8, 16)
 
 
-# The "small32" GAN preset's shape (gan_tf/config.py), for the benchmark.
+# The "small32" GAN preset's widths (gan_tf/config.py), without its extra
+# stride-1 stage in G, for the benchmark.
 SMALL_GAN = GANSpec(
     resolution=32,
     z_dim=100,
