@@ -98,6 +98,15 @@ def load_from_flags(required: tuple[str, ...]) -> tuple[design_lib.Designer, Rec
     names = ("recommender", "gan", *required, "category")
     resolved = {"design": config, **{n: FLAGS[n].value for n in names}}
     runtime.write_config(FLAGS.out, {**resolved, "dataset": dataset_from_flags()})
+    return load_exports(config)
+
+
+def load_exports(config: DesignConfig) -> tuple[design_lib.Designer, RecDataset]:
+    """A designer over --recommender and --gan with `config`, and the catalogue.
+
+    The catalogue is --dataset when given on the command line, else the
+    dataset the recommender export names, with the data flags' options.
+    """
     designer = design_lib.load_designer(FLAGS.recommender, FLAGS.gan, config)
     catalogue = design_lib.load_catalogue(
         designer.rec, dataset_from_flags(), data_flags.options_from_flags()

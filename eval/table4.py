@@ -45,8 +45,6 @@ import sys
 from absl import app, flags
 
 from common import runtime
-from data import flags as data_flags
-from design import design_lib
 from design import flags as design_flags
 from eval.table4_lib import SELECTIONS, Table4Config, run_table4
 
@@ -98,8 +96,7 @@ def main(argv) -> None:
     )
 
     def run():
-        designer = design_lib.load_designer(FLAGS.recommender, FLAGS.gan, config.design)
-        ds = design_lib.load_catalogue(designer.rec, dataset, data_flags.options_from_flags())
+        designer, ds = design_flags.load_exports(config.design)
         headline = run_table4(designer, ds, config, workdir)
         verdict = "YES" if headline["delta_hat_beats_delta"] else "NO"
         sys.stderr.write(
