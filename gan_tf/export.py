@@ -8,7 +8,8 @@
     m.metadata()                       # resolution, channels, z_dim, num_categories, names
 
 One `tf.Module` holds G and D (inference mode: batch norm uses its moving
-statistics); its three functions are also its `signatures`. Inside the graph,
+statistics; D in the equivalent, cheaper-to-differentiate form of
+`networks.InferenceDiscriminator`); its three functions are also its `signatures`. Inside the graph,
 asserts reject unknown category ids and mismatched batch sizes with messages
 that say what to pass; the fixed input signature rejects a z of the wrong
 width. `gan_metadata.json` beside `saved_model.pb` repeats the metadata for
@@ -34,6 +35,7 @@ from absl import logging
 
 from common import runtime
 from data.core import DataError, check_indices
+from gan_tf import networks
 
 METADATA_FILE = "gan_metadata.json"
 EXPORT_DIRNAME = "export"
@@ -78,6 +80,8 @@ def _module(generator, discriminator, config):
             super().__init__(name="conditional_lsgan")
             self.generator = generator
             self.discriminator = discriminator
+            # The same D, cheaper to differentiate w.r.t. its input (design/'s eq. 10).
+            self.inference_discriminator = networks.InferenceDiscriminator(discriminator, config)
 
         @tf.function(input_signature=[z_spec, category_spec])
         def generate(self, z, category):
@@ -102,7 +106,7 @@ def _module(generator, discriminator, config):
                 )
             )
             with tf.control_dependencies(checks):
-                score = self.discriminator([images, category], training=False)
+                score = self.inference_discriminator(images, category)
             return {"score": score}
 
         @tf.function(input_signature=[])

@@ -117,3 +117,45 @@ def test_config_validation():
     for name in gan_config.PRESETS:
         c = gan_config.preset(name)
         assert (c.z_dim, c.batch_size, c.beta1, c.beta2) == (100, 64, 0.5, 0.99)
+
+
+@pytest.mark.parametrize(
+    "resolution,d_widths,channels",
+    [(32, (16, 32, 64, 128), 3), (16, (8,), 1), (32, (8, 16), 3), (64, (4, 8, 8, 16, 16), 1)],
+)
+def test_inference_discriminator_matches_keras(resolution, d_widths, channels):
+    """The export's rewritten D (category constants, small convs as matrices) is the same function."""
+    config = dataclasses.replace(
+        gan_config.small_preset(32),
+        resolution=resolution,
+        d_widths=d_widths,
+        channels=channels,
+        num_categories=4,
+        g_widths=(8,) * int(np.log2(resolution // 4)),
+        g_stride1_stages=0,
+    )
+    d = networks.build_discriminator(config, seed=2)
+    rng = np.random.default_rng(0)
+    # Non-trivial batch-norm statistics, as after training.
+    for layer in d.layers:
+        if layer.__class__.__name__ == "BatchNormalization":
+            layer.moving_mean.assign(rng.normal(0, 0.1, layer.moving_mean.shape))
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, layer.moving_variance.shape))
+    fast = networks.InferenceDiscriminator(d, config)
+    if resolution == 32 and len(d_widths) == 4:
+        # 4x4 -> 2x2 runs as a matrix, the larger convs stay convs.
+        assert [s.is_matrix for s in fast.stages] == [False, False, False, True]
+    images = tf.constant(rng.uniform(-1, 1, (6, resolution, resolution, channels)), tf.float32)
+    category = tf.constant([0, 1, 2, 3, 1, 2], tf.int32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(images)
+        want = d([images, category], training=False)
+        got = fast(images, category)
+    scale = float(tf.reduce_max(tf.abs(want)))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-4 * scale + 1e-7)
+    want_grad = tape.gradient(want, images).numpy()
+    got_grad = tape.gradient(got, images).numpy()
+    np.testing.assert_allclose(got_grad, want_grad, atol=1e-4 * np.abs(want_grad).max())
+    # Categories matter through the constants: a different id changes the score.
+    other = fast(images, (category + 1) % 4).numpy()
+    assert np.abs(other - got.numpy()).max() > 1e-3 * scale
