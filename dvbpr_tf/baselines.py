@@ -447,6 +447,19 @@ class SparseOptimizer(tf.Module):
 # The trainer.
 
 
+def _join_gradients(grads):
+    """One gradient from the gradients of a batch's slices: rows concatenated, dense summed."""
+    if len(grads) == 1:
+        return grads[0]
+    if isinstance(grads[0], tf.IndexedSlices):
+        return tf.IndexedSlices(
+            tf.concat([g.values for g in grads], axis=0),
+            tf.concat([g.indices for g in grads], axis=0),
+            grads[0].dense_shape,
+        )
+    return tf.add_n(grads)
+
+
 class Trainer(tf.Module):
     """Fused BPR / WARP training of a `FactorModel`.
 
@@ -465,6 +478,10 @@ class Trainer(tf.Module):
       seed: the RNG seed of the batches.
       jit_compile: compile the update with XLA (much faster steps on CPU;
         a few seconds of compilation per trainer).
+      gradient_shards: the batch's gradients are computed in this many
+        contiguous slices side by side (XLA runs each compiled function on
+        one core) and joined exactly; None: one per CPU core, at most one
+        per 8,192 triplets.
     """
 
     def __init__(
@@ -483,6 +500,7 @@ class Trainer(tf.Module):
         warp_margin: float = 1.0,
         seed: int = 0,
         jit_compile: bool = True,
+        gradient_shards: int | None = None,
     ):
         super().__init__()
         if loss not in ("bpr", "warp"):
@@ -502,6 +520,12 @@ class Trainer(tf.Module):
             self.variables_, optimizer, learning_rate, adagrad_init, sparse
         )
         self.step = tf.Variable(0, dtype=tf.int64)
+        if gradient_shards is None:
+            gradient_shards = min(os.cpu_count() or 1, max(1, self.batch_size // 8192))
+        bounds = np.linspace(0, self.batch_size, int(gradient_shards) + 1).astype(int)
+        self._shards = [
+            (int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a
+        ]
         # The gradients, then one update per variable: the updates touch
         # disjoint tables, so the executor runs them side by side (XLA runs a
         # row scatter on one core; the item table's and the user table's
@@ -517,8 +541,12 @@ class Trainer(tf.Module):
             self._gradients_fn = tf.function(self._gradients, jit_compile=True)
             self._apply_fns = [tf.function(f, jit_compile=True) for f in self._apply_fns]
 
-    def _objective(self, users, pos, neg, mask, weight=None):
-        """Summed loss over the batch (float32 scalar) and the mean data loss."""
+    def _objective(self, users, pos, neg, mask, weight=None, dense_penalty=True):
+        """Summed loss over the batch (float32 scalar) and the mean data loss.
+
+        `dense_penalty=False` leaves out the once-per-batch L2 on the dense
+        visual parameters (added by one slice only when the batch is sliced).
+        """
         m = self.model
         p, p_sq = m.user_vectors(users)
         q, b, q_sq = m.item_vectors(tf.concat([pos, neg], axis=0))
@@ -534,7 +562,7 @@ class Trainer(tf.Module):
         mask = tf.cast(mask, tf.float32)
         data_sum = tf.reduce_sum(mask * data)
         penalty = 0.5 * self.reg * tf.reduce_sum(mask * (p_sq + si + sj))
-        if m.dense:
+        if m.dense and dense_penalty:
             penalty += 0.5 * self.reg_dense * m.dense_penalty()
         count = tf.maximum(tf.reduce_sum(mask), 1.0)
         return data_sum + penalty, data_sum / count
@@ -556,19 +584,27 @@ class Trainer(tf.Module):
             neg = tf.gather(cand, first, batch_dims=1)
         return self._update(users, pos, neg, mask, weight)
 
-    def _gradients(self, users, pos, neg, mask, weight):
-        """(mean data loss, gradients of the summed objective: one per variable)."""
+    def _gradients(self, users, pos, neg, mask, weight, dense_penalty=True):
+        """(summed data loss, valid triplets, gradients: one per variable) of a batch slice."""
         with tf.GradientTape() as tape:
-            total, data = self._objective(users, pos, neg, mask, weight)
-        return data, tape.gradient(total, self.variables_)
+            total, data = self._objective(users, pos, neg, mask, weight, dense_penalty)
+        count = tf.reduce_sum(tf.cast(mask, tf.float32))
+        return data * tf.maximum(count, 1.0), count, tape.gradient(total, self.variables_)
 
     def _update(self, users, pos, neg, mask, weight):
         """One optimiser step on a given batch; returns the mean data loss."""
-        data, grads = self._gradients_fn(users, pos, neg, mask, weight)
-        for apply_fn, g, v in zip(self._apply_fns, grads, self.variables_, strict=True):
-            if g is not None:
-                apply_fn(g, v)
-        return data
+        batch = (users, pos, neg, mask, weight)
+        parts = [
+            self._gradients_fn(*[t[a:b] for t in batch], dense_penalty=k == 0)
+            for k, (a, b) in enumerate(self._shards)
+        ]
+        data_sum = tf.add_n([part[0] for part in parts])
+        count = tf.add_n([part[1] for part in parts])
+        for n, (apply_fn, v) in enumerate(zip(self._apply_fns, self.variables_, strict=True)):
+            grads = [part[2][n] for part in parts]
+            if grads[0] is not None:
+                apply_fn(_join_gradients(grads), v)
+        return data_sum / tf.maximum(count, 1.0)
 
     @tf.function
     def train_steps(self, num_steps: tf.Tensor) -> tf.Tensor:

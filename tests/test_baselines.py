@@ -391,3 +391,31 @@ def test_config_validation():
         bc.get_config("bprmf", negatives="hard")
     with pytest.raises(ValueError, match="grid"):
         bc.get_config("bprmf", grid="huge")
+
+
+@pytest.mark.parametrize("kind,loss", [("mf", "bpr"), ("mf", "warp"), ("vbpr", "bpr")])
+def test_sliced_gradients_give_the_same_training(kind, loss):
+    """Gradients of a batch computed in 3 slices side by side: same parameters as in one piece."""
+    rng = np.random.default_rng(3)
+    pairs = sorted(
+        {
+            (int(u), int(i))
+            for u, i in zip(rng.integers(0, 9, 60), rng.integers(0, 20, 60), strict=True)
+        }
+    )
+    ds = _dataset(pairs, 9, 20)
+    feats = _random_features(20, d=3) if kind == "vbpr" else None
+    params = []
+    for shards in (1, 3):
+        model = baselines.FactorModel(kind, 9, 20, 4, features=feats, init_scale=0.3, seed=1)
+        trainer = _trainer(
+            model, ds, loss=loss, reg=0.01, reg_dense=0.1, batch_size=31, gradient_shards=shards
+        )
+        assert len(trainer._shards) == shards
+        loss_value = float(trainer.train_steps(tf.constant(5)))
+        params.append([v.numpy() for v in trainer.variables_] + [loss_value])
+    for one, sliced in zip(*params, strict=True):
+        np.testing.assert_allclose(sliced, one, rtol=1e-5, atol=1e-6)
+    # Training moved the parameters (the comparison is not of two untouched inits).
+    fresh = baselines.FactorModel(kind, 9, 20, 4, features=feats, init_scale=0.3, seed=1)
+    assert np.abs(params[0][0] - fresh.user.numpy()).max() > 1e-3
