@@ -14,15 +14,16 @@ here, the real Amazon interactions included.
 The machine's 1-minute load average is printed too: on a shared machine the
 figure moves with it.
 
-Where the time goes (measured on this 2-core machine, K = 50, batch 65,536,
-one step ~90 ms): drawing the triplets 7 ms; the gradients (three row
-gathers and the loss, one XLA function) ~50 ms; then one XLA update per
-table, run side by side: the user table's 13-15 ms beside the item
+Where the time goes (measured on this 2-core machine, K = 50, batch 65,536):
+drawing the triplets 7 ms; the gradients (three row gathers and the
+loss) ~50 ms as one XLA function on one core, ~27 ms as two half-batch
+slices side by side (`Trainer(gradient_shards=...)`); then one XLA update
+per table, side by side: the user table's 13-15 ms beside the item
 table's 30-37 ms (131,072 random rows of 234,892 x 50; XLA's CPU scatter
 costs ~4 ns per element, and TF's own scatter kernels, sparse-dense
 matmuls and fused sparse-apply ops were slower). The rate falls roughly
-as 1/K: ~2.5M/s at K = 10, ~1.1M/s at K = 30, ~0.55M/s at K = 50 (idle
-machine).
+as 1/K: ~2.7M/s at K = 10, ~1.2-1.8M/s at K = 30, ~0.7-0.8M/s at K = 50
+(idle machine).
 """
 
 from __future__ import annotations
