@@ -9,11 +9,12 @@
 
 One `tf.Module` holds G and D (inference mode: batch norm uses its moving
 statistics; D in the equivalent, cheaper-to-differentiate form of
-`networks.InferenceDiscriminator`); its three functions are also its `signatures`. Inside the graph,
-asserts reject unknown category ids and mismatched batch sizes with messages
-that say what to pass; the fixed input signature rejects a z of the wrong
-width. `gan_metadata.json` beside `saved_model.pb` repeats the metadata for
-tools that do not load TensorFlow.
+`networks.InferenceDiscriminator`); its three functions are also its
+`signatures`. Inside the graph, asserts reject unknown category ids and
+mismatched batch sizes with messages that say what to pass; the fixed
+input signature rejects a z of the wrong width. `gan_metadata.json` beside
+`saved_model.pb` repeats the metadata for tools that do not load
+TensorFlow.
 
 `load_gan` is the Python-side way in: it checks that a directory holds an
 export with these signatures and validates arguments before they reach the
