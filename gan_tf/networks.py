@@ -7,9 +7,13 @@ by resolution and widths through `GANConfig`:
   stride 2 per doubling (the first `g_stride1_stages` each followed by a
   stride-1 one) -> 3x3 stride-1 transposed conv to `channels` -> tanh.
   Batch norm + leaky ReLU on every hidden layer.
-- D: onehot(c) tiled as extra channels on the input image and on the first
-  hidden maps -> 5x5 stride-2 convs (batch norm from the second) with leaky
-  ReLU -> linear to one unconstrained score (LSGAN: no sigmoid).
+- D: 5x5 stride-2 convs (batch norm from the second) with leaky ReLU ->
+  linear to one unconstrained score (LSGAN: no sigmoid). onehot(c) is tiled
+  as extra channels onto the inputs of the first `d_condition_layers`
+  layers. The release concatenates it onto the input of every conv (the
+  image, h0, h1, h2) and not onto the score layer's (h3; that line is
+  commented out there); paper128 and release64 do the same. The small
+  presets condition only the image and h0 (`gan_tf.config` says why).
 
 Both models take the category as an int32 id and one-hot it inside, so the
 SavedModel's callers never build one-hot vectors.
@@ -92,11 +96,16 @@ def build_generator(config: GANConfig, seed: int | None = None) -> keras.Model:
 def build_discriminator(config: GANConfig, seed: int | None = None) -> keras.Model:
     """Builds D.
 
-    The one-hot category is tiled over the image and over the first hidden
-    maps (the release conditions both), so every early filter can use it.
+    Layer i (conv i for i < len(d_widths), then the score layer) reads its
+    input with the one-hot category tiled onto it as num_categories extra
+    channels when i < `config.d_condition_layers`. The release conditions
+    every conv and not the score layer (d_condition_layers =
+    len(d_widths), the paper128 and release64 presets); the small presets
+    condition conv0 and conv1 only (2).
 
     Args:
-      config: resolution, channels, widths, num_categories.
+      config: resolution, channels, widths, d_condition_layers,
+        num_categories.
       seed: seeds the weight initialisers (None: Keras's global seed).
 
     Returns:
@@ -115,8 +124,10 @@ def build_discriminator(config: GANConfig, seed: int | None = None) -> keras.Mod
         tiled = ops.tile(onehot, (1, size, size, 1))
         return layers.Concatenate()([h, tiled])
 
-    h = with_category(images)
+    h = images
     for i, width in enumerate(config.d_widths):
+        if i < config.d_condition_layers:
+            h = with_category(h)
         h = layers.Conv2D(
             width,
             5,
@@ -129,8 +140,8 @@ def build_discriminator(config: GANConfig, seed: int | None = None) -> keras.Mod
         if i > 0:
             h = _bn(config, f"conv{i}_bn")(h)
         h = layers.LeakyReLU(config.leak)(h)
-        if i == 0:
-            h = with_category(h)
+    if len(config.d_widths) < config.d_condition_layers:
+        h = with_category(h)
     h = layers.Flatten()(h)
     score = layers.Dense(1, kernel_initializer=_init(next(seeds)), name="score")(h)
     score = layers.Reshape(())(score)
@@ -183,11 +194,13 @@ class InferenceDiscriminator(tf.Module):
     SavedModel, where design/ differentiates D with respect to its input at
     every ascent step:
 
-    - The one-hot planes tiled onto the image and onto conv0's maps only add
-      a per-category constant to the next linear layer's output (the planes
-      are the same for every image of a category): those constants are
-      computed once here and the layers read only the real channels, so the
-      backward pass no longer computes gradients for the one-hot planes.
+    - The one-hot planes tiled onto a conditioned layer's input (every layer
+      i < `d_condition_layers`: convs, and the score layer when
+      d_condition_layers = len(d_widths) + 1) only add a per-category
+      constant to that layer's linear output (the planes are the same for
+      every image of a category): those constants are computed once here
+      and the layers read only the real channels, so the backward pass no
+      longer computes gradients for the one-hot planes.
     - A conv whose input is so small that most of its 5x5 taps read padding
       (e.g. 4x4 -> 2x2) runs as its equivalent dense matrix when that matrix
       has no more entries than the conv has multiply-adds per image:
@@ -220,7 +233,7 @@ class InferenceDiscriminator(tf.Module):
             conv = discriminator.get_layer(f"conv{i}")
             kernel = tf.convert_to_tensor(conv.kernel)
             constant = None
-            if i <= 1:  # conv0 reads the image's tiled planes, conv1 conv0's tiled maps
+            if i < config.d_condition_layers:  # its input: `channels` real ones, then k planes
                 constant = category_response(kernel, channels, size)
                 kernel = kernel[:, :, :channels, :]
             out = (size + 1) // 2
@@ -245,8 +258,9 @@ class InferenceDiscriminator(tf.Module):
         score = discriminator.get_layer("score")
         kernel = tf.convert_to_tensor(score.kernel)  # [size * size * channels (+ k), 1]
         score_constant = tf.zeros([k])
-        if len(config.d_widths) == 1:
-            # The score layer reads conv0's tiled maps, flattened as [size, size, channels + k].
+        if len(config.d_widths) < config.d_condition_layers:
+            # The score layer reads the last conv's tiled maps, flattened as
+            # [size, size, channels + k].
             kernel = tf.reshape(kernel, [size, size, channels + k])
             score_constant = tf.reduce_sum(kernel[:, :, channels:], axis=[0, 1])
             kernel = tf.reshape(kernel[:, :, :channels], [-1, 1])

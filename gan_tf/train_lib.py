@@ -7,12 +7,16 @@ with a SavedModel export (`gan_tf.export`).
 One step, two optimisers, two tapes over one forward pass: G makes a batch
 of fakes for the real batch's categories (so c ~ p(c) as in eq. 7, and D
 sees every category equally often as real and as fake), D scores the real
-and fake images together in one call (one set of batch-norm statistics for
-both halves), and both networks are updated from the same scores. The paper
-says the objectives are "optimized alternately"; updating both from one
-forward pass costs one G forward and one D forward less per step, which is
-what makes CPU runs possible. This is the DCGAN-tutorial scheme; TF-GAN's
-default alternates.
+and the fake images, and both networks are updated from the same scores.
+How D sees the two halves is `config.d_batch_norm`: "separate" (the
+release, paper128 and release64) scores them in two training-mode calls,
+real then fake, so each half is normalised by its own batch statistics and
+both update the moving averages; "joint" (the small presets) scores them
+together in one call on the concatenated batch, one set of batch-norm
+statistics for both halves. The paper says the objectives are "optimized
+alternately"; updating both from one forward pass costs one G forward and
+one D forward less per step, which is what makes CPU runs possible. This
+is the DCGAN-tutorial scheme; TF-GAN's default alternates.
 
 Everything random is a pure function of `(config.seed, step)`: the batch
 order (`data.pipeline.gan_dataset`), z (stateless uniform), and the weights'
@@ -180,16 +184,12 @@ class Trainer:
           {'d_loss', 'g_loss', 'd_real', 'd_fake'}: float32 scalars, the last
           two the mean D scores of the real and fake halves.
         """
-        batch = tf.shape(images)[0]
-        z = sample_z(self.config, self.step, batch)
+        z = sample_z(self.config, self.step, tf.shape(images)[0])
         g_vars = self.generator.trainable_variables
         d_vars = self.discriminator.trainable_variables
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fakes = self.generator([z, category], training=True)
-            scores = self.discriminator(
-                [tf.concat([images, fakes], 0), tf.concat([category, category], 0)], training=True
-            )
-            real_scores, fake_scores = scores[:batch], scores[batch:]
+            real_scores, fake_scores = self._discriminate(images, fakes, category)
             d_loss = losses.discriminator_loss(real_scores, fake_scores)
             g_loss = losses.generator_loss(fake_scores)
         self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True))
@@ -201,6 +201,31 @@ class Trainer:
             "d_real": tf.reduce_mean(real_scores),
             "d_fake": tf.reduce_mean(fake_scores),
         }
+
+    def _discriminate(self, real, fakes, category) -> tuple[tf.Tensor, tf.Tensor]:
+        """D's training-mode scores of the real and the fake halves, as `config.d_batch_norm` says.
+
+        Args:
+          real: float32 [B, R, R, C], the real batch.
+          fakes: float32 [B, R, R, C], G's images for the same categories.
+          category: int32 [B], the categories of both.
+
+        Returns:
+          float32 [B] scores of `real` and float32 [B] scores of `fakes`.
+        """
+        if self.config.d_batch_norm == "separate":
+            # Two calls, as the release's D(inputs) and D(G, reuse=True): each
+            # batch-norm layer normalises each half by that half's statistics
+            # and updates its moving averages twice, real first.
+            return (
+                self.discriminator([real, category], training=True),
+                self.discriminator([fakes, category], training=True),
+            )
+        batch = tf.shape(real)[0]
+        scores = self.discriminator(
+            [tf.concat([real, fakes], 0), tf.concat([category, category], 0)], training=True
+        )
+        return scores[:batch], scores[batch:]
 
 
 def check_resumable(workdir: str, config: GANConfig) -> None:

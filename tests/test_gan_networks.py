@@ -68,9 +68,10 @@ def test_release_architecture_layers():
     assert [(lay.filters, lay.kernel_size, lay.strides) for lay in d_convs] == [
         (w, (5, 5), (2, 2)) for w in (64, 128, 256, 512)
     ]
-    # The one-hot is tiled onto the image (3 + 6 channels) and the first maps (64 + 6).
-    assert d_convs[0].input.shape[-1] == 3 + 6
-    assert d_convs[1].input.shape[-1] == 64 + 6
+    # As the release: the one-hot (6 categories) is tiled onto every conv's
+    # input, the image and h0..h2, but not onto h3, the score layer's input.
+    assert [lay.input.shape[-1] for lay in d_convs] == [3 + 6, 64 + 6, 128 + 6, 256 + 6]
+    assert d.get_layer("score").kernel.shape == (4 * 4 * 512, 1)
     bns = [lay.name for lay in d.layers if lay.__class__.__name__ == "BatchNormalization"]
     assert bns == ["conv1_bn", "conv2_bn", "conv3_bn"]
 
@@ -107,6 +108,15 @@ def test_config_validation():
         gan_config.GANConfig(channels=2)
     with pytest.raises(ValueError, match="category_names"):
         gan_config.GANConfig(num_categories=2, category_names=("a",))
+    with pytest.raises(
+        ValueError, match=r"d_condition_layers must be in \[0, len\(d_widths\) \+ 1\] = \[0, 5\]"
+    ):
+        gan_config.GANConfig(d_condition_layers=6)
+    with pytest.raises(ValueError, match="d_condition_layers"):
+        gan_config.GANConfig(d_widths=(8,), d_condition_layers=-1)
+    assert gan_config.GANConfig(d_widths=(8,), d_condition_layers=2).d_condition_layers == 2
+    with pytest.raises(ValueError, match="d_batch_norm must be one of separate, joint"):
+        gan_config.GANConfig(d_batch_norm="shared")
     with pytest.raises(ValueError, match="Unknown GAN preset"):
         gan_config.preset("huge")
     with pytest.raises(ValueError, match="--resolution"):
@@ -119,29 +129,114 @@ def test_config_validation():
         assert (c.z_dim, c.batch_size, c.beta1, c.beta2) == (100, 64, 0.5, 0.99)
 
 
-@pytest.mark.parametrize(
-    "resolution,d_widths,channels",
-    [(32, (16, 32, 64, 128), 3), (16, (8,), 1), (32, (8, 16), 3), (64, (4, 8, 8, 16, 16), 1)],
-)
-def test_inference_discriminator_matches_keras(resolution, d_widths, channels):
-    """The export's rewritten D (category constants, small convs as matrices) is the same function."""
-    config = dataclasses.replace(
+def _d_config(resolution, d_widths, channels=3, num_categories=4, **overrides):
+    """A small GANConfig around a D of the given shape (G is irrelevant here)."""
+    return dataclasses.replace(
         gan_config.small_preset(32),
         resolution=resolution,
         d_widths=d_widths,
         channels=channels,
-        num_categories=4,
+        num_categories=num_categories,
         g_widths=(8,) * int(np.log2(resolution // 4)),
         g_stride1_stages=0,
+        **overrides,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(gan_config.PRESETS))
+def test_discriminator_inputs_carry_the_category_where_configured(name):
+    """Layer i's kernel reads (previous width + K) channels iff i < d_condition_layers."""
+    config = dataclasses.replace(gan_config.preset(name), num_categories=5)
+    k, n = 5, len(config.d_widths)
+    # The release's form on the release presets, today's form kept on the small ones.
+    release_form = name in ("paper128", "release64")
+    want_layers = n if release_form else 2
+    assert config.d_condition_layers == want_layers
+    assert config.d_batch_norm == ("separate" if release_form else "joint")
+    d = networks.build_discriminator(config, seed=0)
+    previous = config.channels
+    for i, width in enumerate(config.d_widths):
+        kernel = d.get_layer(f"conv{i}").kernel
+        assert kernel.shape == (5, 5, previous + (k if i < want_layers else 0), width), i
+        previous = width
+    size = config.resolution // 2**n
+    assert d.get_layer("score").kernel.shape == (size * size * previous, 1)
+
+
+@pytest.mark.parametrize("n_conditioned", [0, 1, 2, 3, 4, 5])
+def test_category_reaches_the_score_through_each_conditioned_layer(n_conditioned):
+    """With the one-hot weights of all conditioned layers but one zeroed, the category still
+    changes D's score: it enters through that layer alone. With all zeroed, it cannot."""
+    k = 3
+    config = _d_config(32, (8, 8, 8, 8), num_categories=k, d_condition_layers=n_conditioned)
+    d = networks.build_discriminator(config, seed=4)
+    kernels = [d.get_layer(f"conv{i}").kernel for i in range(4)] + [d.get_layer("score").kernel]
+    initial = [kern.numpy() for kern in kernels]
+    own = [3, 8, 8, 8, 8]  # each layer's input channels before the one-hot planes
+
+    def keep_category_weights_of(keep):
+        for i, (kern, value) in enumerate(zip(kernels, initial, strict=True)):
+            # [5, 5, in, out] for a conv; [2, 2, in, 1] for the score layer,
+            # whose kernel reads the flattened 2x2 maps.
+            value = value.reshape(5, 5, -1, 8) if i < 4 else value.reshape(2, 2, -1, 1)
+            assert value.shape[2] == own[i] + (k if i < n_conditioned else 0)
+            if i != keep:
+                value = value.copy()
+                value[:, :, own[i] :, :] = 0.0  # the weights of the one-hot planes
+            kern.assign(value.reshape(kern.shape))
+
+    rng = np.random.default_rng(1)
+    images = tf.constant(rng.uniform(-1, 1, (4, 32, 32, 3)), tf.float32)
+
+    def score_change():
+        a = d([images, tf.zeros([4], tf.int32)], training=False).numpy()
+        b = d([images, tf.fill([4], 2)], training=False).numpy()
+        return np.abs(a - b).max() / np.abs(a).max()
+
+    for layer in range(n_conditioned):
+        keep_category_weights_of(layer)
+        assert score_change() > 1e-3, layer
+    keep_category_weights_of(None)
+    assert score_change() < 1e-6
+
+
+@pytest.mark.parametrize(
+    "resolution,d_widths,channels,n_conditioned",
+    [
+        (32, (16, 32, 64, 128), 3, 2),
+        (32, (8, 8, 16, 16), 3, 0),
+        (32, (8, 8, 16, 16), 3, 1),
+        (32, (8, 8, 16, 16), 3, 4),
+        (32, (8, 8, 16, 16), 3, 5),
+        (16, (8,), 1, 0),
+        (16, (8,), 1, 1),
+        (16, (8,), 1, 2),
+        (32, (8, 16), 3, 2),
+        (32, (8, 16), 3, 3),
+        (64, (4, 8, 8, 16, 16), 1, 2),
+        (64, (4, 8, 8, 16, 16), 1, 5),
+        (64, (4, 8, 8, 16, 16), 1, 6),
+    ],
+)
+def test_inference_discriminator_matches_keras(resolution, d_widths, channels, n_conditioned):
+    """The export's rewritten D (category constants, small convs as matrices) is the same function."""
+    # Momentum 0.5: a few training-mode calls move the moving statistics far from 0 and 1.
+    config = _d_config(
+        resolution, d_widths, channels, d_condition_layers=n_conditioned, bn_momentum=0.5
     )
     d = networks.build_discriminator(config, seed=2)
     rng = np.random.default_rng(0)
     # Non-trivial batch-norm statistics, as after training.
+    for _ in range(3):
+        x = rng.uniform(-1, 1, (8, resolution, resolution, channels)) * rng.uniform(0.2, 1)
+        d([tf.constant(x, tf.float32), tf.constant(rng.integers(0, 4, 8), tf.int32)], training=True)
     for layer in d.layers:
         if layer.__class__.__name__ == "BatchNormalization":
-            layer.moving_mean.assign(rng.normal(0, 0.1, layer.moving_mean.shape))
-            layer.moving_variance.assign(rng.uniform(0.5, 2.0, layer.moving_variance.shape))
+            assert np.abs(layer.moving_mean.numpy()).max() > 1e-3
+            assert np.abs(layer.moving_variance.numpy() - 1).max() > 0.05
     fast = networks.InferenceDiscriminator(d, config)
+    constants = [s.category_constant is not None for s in fast.stages]
+    assert constants == [i < n_conditioned for i in range(len(d_widths))]
     if resolution == 32 and len(d_widths) == 4:
         # 4x4 -> 2x2 runs as a matrix, the larger convs stay convs.
         assert [s.is_matrix for s in fast.stages] == [False, False, False, True]
@@ -156,6 +251,10 @@ def test_inference_discriminator_matches_keras(resolution, d_widths, channels):
     want_grad = tape.gradient(want, images).numpy()
     got_grad = tape.gradient(got, images).numpy()
     np.testing.assert_allclose(got_grad, want_grad, atol=1e-4 * np.abs(want_grad).max())
-    # Categories matter through the constants: a different id changes the score.
+    # Categories matter through the constants: a different id changes the
+    # score, unless D is unconditioned.
     other = fast(images, (category + 1) % 4).numpy()
-    assert np.abs(other - got.numpy()).max() > 1e-3 * scale
+    if n_conditioned:
+        assert np.abs(other - got.numpy()).max() > 1e-3 * scale
+    else:
+        np.testing.assert_array_equal(other, got.numpy())

@@ -49,6 +49,65 @@ def test_discriminator_learns_real_from_fake():
     assert last["d_real"] > last["d_fake"]
 
 
+@pytest.mark.parametrize("mode", ["separate", "joint"])
+def test_batch_norm_sees_real_and_fake_as_configured(mode):
+    """The step's D scores and loss equal a reference of its mode and differ from the other
+    mode's; "separate" updates the moving statistics twice (real, then fake), "joint" once."""
+    ds = two_category_dataset()
+    config = train_lib.config_for_dataset(tiny_config(d_batch_norm=mode), ds)
+    trainer = train_lib.Trainer(config)
+    d, batch = trainer.discriminator, next(iter(pipeline.gan_dataset(ds, 16, 16, seed=0)))
+    images, category = batch["image"], batch["category"]
+    # The step's fakes: G in training mode on step 0's z (batch statistics only, so
+    # this call's side effect on G's moving statistics does not change them).
+    fakes = trainer.generator([train_lib.sample_z(config, 0, 16), category], training=True)
+    # conv1's output is the input of D's first batch norm (conv0 has none).
+    conv1 = tf.keras.Model(d.inputs, d.get_layer("conv1").output)
+    pre_bn = {
+        "real": conv1([images, category]).numpy(),
+        "fake": conv1([fakes, category]).numpy(),
+    }
+    reference = {}
+    for form in ("separate", "joint"):
+        if form == "separate":
+            real = d([images, category], training=True)
+            fake = d([fakes, category], training=True)
+        else:
+            both = d([tf.concat([images, fakes], 0), tf.concat([category] * 2, 0)], training=True)
+            real, fake = both[:16], both[16:]
+        reference[form] = np.array(
+            [
+                float(tf.reduce_mean((real - 1) ** 2) + tf.reduce_mean(fake**2)),
+                float(tf.reduce_mean(real)),
+                float(tf.reduce_mean(fake)),
+            ]
+        )
+    # The reference calls above moved the moving statistics: start from where they are.
+    bn = d.get_layer("conv1_bn")
+    mean0, var0 = bn.moving_mean.numpy(), bn.moving_variance.numpy()
+    out = trainer.train_step(images, category)
+    got = np.array([float(out[k]) for k in ("d_loss", "d_real", "d_fake")])
+    other = "joint" if mode == "separate" else "separate"
+    np.testing.assert_allclose(got, reference[mode], rtol=1e-4, atol=1e-5)
+    assert np.abs(got - reference[other]).max() > 100 * (1e-4 * np.abs(got).max() + 1e-5)
+
+    # Batch statistics over batch and space, biased variance (Keras's), momentum m.
+    def stats(x):
+        x = x.reshape(-1, x.shape[-1]).astype(np.float64)
+        return x.mean(0), x.var(0)
+
+    m = config.bn_momentum
+    (mean_r, var_r), (mean_f, var_f) = stats(pre_bn["real"]), stats(pre_bn["fake"])
+    if mode == "separate":
+        want_mean = m * (m * mean0 + (1 - m) * mean_r) + (1 - m) * mean_f
+        want_var = m * (m * var0 + (1 - m) * var_r) + (1 - m) * var_f
+    else:
+        mean_b, var_b = stats(np.concatenate([pre_bn["real"], pre_bn["fake"]]))
+        want_mean, want_var = m * mean0 + (1 - m) * mean_b, m * var0 + (1 - m) * var_b
+    np.testing.assert_allclose(bn.moving_mean.numpy(), want_mean, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), want_var, rtol=1e-4, atol=1e-6)
+
+
 def test_train_export_resume_and_summaries(tmp_path):
     ds = two_category_dataset()
     config = train_lib.config_for_dataset(tiny_config(epochs=2), ds)
