@@ -49,6 +49,11 @@ SAMPLES_FILE = "samples.png"
 # Fields that may change between a run and its resumption; every other field
 # must match the checkpoint's run (architecture, data, optimiser).
 _RESUMABLE_FIELDS = ("epochs", "log_every_steps", "checkpoint_every_seconds")
+# Fields added to GANConfig after runs had been trained, with the value every
+# such run used: a config.json without one describes a run trained that way
+# (D conditioned on the image and conv0's maps, one joint batch-norm call),
+# which resumes and re-exports as it was trained.
+_FIELDS_BEFORE_THEY_EXISTED = {"d_condition_layers": 2, "d_batch_norm": "joint"}
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919
 _FIXED_Z_STREAM = 104729
@@ -240,19 +245,40 @@ def check_resumable(workdir: str, config: GANConfig) -> None:
         os.path.join(workdir, CHECKPOINT_DIRNAME)
     ):
         return
-    with open(path) as f:
-        old = json.load(f)
+    old, predated = _read_config_json(path)
     new = json.loads(runtime.to_json(config))
-    diff = [
-        f"{k}: {old.get(k)!r} -> {new[k]!r}"
-        for k in new
-        if k not in _RESUMABLE_FIELDS and old.get(k) != new[k]
-    ]
-    if diff:
+    changed = [k for k in new if k not in _RESUMABLE_FIELDS and old.get(k) != new[k]]
+    if changed:
+        diff = "; ".join(f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in changed)
+        predates = sorted(set(changed) & predated)
+        if predates:
+            # An old paper128/release64 run: no flags make its D again.
+            hint = (
+                f" Its config.json predates {' and '.join(predates)}: that run trained D as "
+                f"the small presets still do ({', '.join(f'{k}={old[k]!r}' for k in predates)}),"
+                f" not in the release's form that paper128 and release64 now train, so it "
+                f"cannot be resumed with them. Use a fresh --workdir, or export its latest "
+                f"checkpoint as it is with `python -m gan_tf.export --workdir={workdir}`."
+            )
+        else:
+            hint = " Use a fresh --workdir, or the same flags to resume."
         raise ValueError(
             f"--workdir={workdir} holds checkpoints of a run with a different config "
-            f"({'; '.join(diff)}). Use a fresh --workdir, or the same flags to resume."
+            f"({diff}).{hint}"
         )
+
+
+def _read_config_json(path: str) -> tuple[dict, set[str]]:
+    """A run's config.json, the fields it predates filled with what the run used.
+
+    Returns:
+      The JSON fields with every missing `_FIELDS_BEFORE_THEY_EXISTED` entry
+      added, and the set of the names that were missing.
+    """
+    with open(path) as f:
+        fields = json.load(f)
+    missing = {k for k in _FIELDS_BEFORE_THEY_EXISTED if k not in fields}
+    return {**fields, **{k: _FIELDS_BEFORE_THEY_EXISTED[k] for k in missing}}, missing
 
 
 def train_and_export(
@@ -375,12 +401,16 @@ def _write_samples(trainer, config, fixed_z, fixed_c, writer, workdir, step) -> 
 
 
 def load_config(workdir: str) -> GANConfig:
-    """The GANConfig a training run wrote into its workdir (config.json)."""
+    """The GANConfig a training run wrote into its workdir (config.json).
+
+    A config.json written before a field existed gets the value its run used
+    (`_FIELDS_BEFORE_THEY_EXISTED`), so an old workdir re-exports the D it
+    trained.
+    """
     path = os.path.join(workdir, "config.json")
     if not os.path.exists(path):
         raise DataError(f"No config.json in --workdir={workdir}; is it a gan_tf.train workdir?")
-    with open(path) as f:
-        fields = json.load(f)
+    fields, _ = _read_config_json(path)
     for k in ("category_names", "g_widths", "d_widths"):
         fields[k] = tuple(fields[k])
     return GANConfig(**fields)

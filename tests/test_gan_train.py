@@ -155,6 +155,28 @@ def test_train_export_resume_and_summaries(tmp_path):
         train_lib.check_resumable(workdir, other)
     train_lib.check_resumable(workdir, dataclasses.replace(config, epochs=5))
     assert train_lib.load_config(workdir) == config
+    # D's form is part of the run: a change of either field is refused too.
+    for field, value in (("d_condition_layers", 3), ("d_batch_norm", "separate")):
+        with pytest.raises(ValueError, match=f"{field}: .* -> {value!r}.*the same flags"):
+            train_lib.check_resumable(workdir, dataclasses.replace(config, **{field: value}))
+
+    # A config.json written before the two fields existed describes a run that
+    # trained D as the small presets do: it loads and resumes as that run.
+    fields = json.load(open(os.path.join(workdir, "config.json")))
+    del fields["d_condition_layers"], fields["d_batch_norm"]
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+        json.dump(fields, f)
+    assert train_lib.load_config(workdir) == config
+    assert (config.d_condition_layers, config.d_batch_norm) == (2, "joint")
+    train_lib.check_resumable(workdir, config)
+    release_form = dataclasses.replace(config, d_condition_layers=2 + 1, d_batch_norm="separate")
+    with pytest.raises(
+        ValueError,
+        match=r"d_condition_layers: 2 -> 3; d_batch_norm: 'joint' -> 'separate'\). Its "
+        r"config.json predates d_batch_norm and d_condition_layers: .*cannot be resumed.*"
+        r"python -m gan_tf.export",
+    ):
+        train_lib.check_resumable(workdir, release_form)
 
 
 def test_bad_datasets_are_refused():
@@ -188,4 +210,7 @@ def test_config_json_roundtrip(tmp_path):
     config = tiny_config()
     runtime.write_config(str(tmp_path), config)
     assert train_lib.load_config(str(tmp_path)) == config
+    release_form = tiny_config(d_condition_layers=3, d_batch_norm="separate")
+    runtime.write_config(str(tmp_path), release_form)
+    assert train_lib.load_config(str(tmp_path)) == release_form
     assert json.load(open(tmp_path / "config.json"))["g_widths"] == [16, 8]
