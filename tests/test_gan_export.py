@@ -165,6 +165,35 @@ def test_load_gan_refuses_other_directories(tmp_path):
         export.load_gan(wrong)
 
 
+@pytest.mark.parametrize("n_conditioned", [0, 3])
+def test_export_of_other_discriminator_forms(tmp_path, n_conditioned):
+    """The export's D equals the trained Keras D for an unconditioned D and for one
+    conditioned on every layer's input (the score layer's too), trained with separate
+    batch-norm calls."""
+    ds = two_category_dataset()
+    config = train_lib.config_for_dataset(
+        tiny_config(d_condition_layers=n_conditioned, d_batch_norm="separate"), ds
+    )
+    workdir = str(tmp_path / "run")
+    path = train_lib.train_and_export(config, ds, workdir, max_steps=2)["export"]
+    trainer = train_lib.Trainer(config)
+    trainer.checkpoint.restore(
+        tf.train.latest_checkpoint(workdir + "/checkpoints")
+    ).expect_partial()
+    rng = np.random.default_rng(3)
+    images = rng.uniform(-1, 1, (8, 16, 16, 3)).astype(np.float32)
+    category = np.array([0, 1] * 4, np.int32)
+    gan = export.load_gan(path)
+    for c in (category, 1 - category):
+        want = trainer.discriminator([images, c], training=False).numpy()
+        np.testing.assert_allclose(
+            gan.discriminate(images, c), want, atol=1e-5 * np.abs(want).max()
+        )
+    # The category matters exactly when D is conditioned.
+    change = np.abs(gan.discriminate(images, 1 - category) - gan.discriminate(images, category))
+    assert (change.max() > 1e-3 * np.abs(want).max()) == bool(n_conditioned)
+
+
 def test_export_from_checkpoint(trained, tmp_path):
     config, trainer, path = trained
     workdir = os.path.dirname(path)
