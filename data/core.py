@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 # The paper (Section IV-C) calls an item "cold" when it has fewer than 5
-# observations at training time.
+# observations at training time (the reference code of its baselines counts
+# "<= 5", i.e. a threshold of 6; `eval.auc.AUCOptions.cold_threshold`).
 COLD_ITEM_THRESHOLD = 5
 
 # Amazon Fashion's one-hot category order (AUTHORS_CODE.md).
@@ -144,9 +145,9 @@ class RecDataset:
         """[num_items] int64: training observations per item."""
         return np.bincount(self.train[:, 1], minlength=self.num_items).astype(np.int64)
 
-    def cold_items(self) -> np.ndarray:
-        """[num_items] bool: fewer than 5 training observations (the paper's cold items)."""
-        return self.item_train_counts() < COLD_ITEM_THRESHOLD
+    def cold_items(self, threshold: int = COLD_ITEM_THRESHOLD) -> np.ndarray:
+        """[num_items] bool: fewer than `threshold` training observations (the paper: 5)."""
+        return self.item_train_counts() < threshold
 
     def train_csr(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-user training items as CSR.

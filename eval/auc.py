@@ -1,13 +1,30 @@
-"""The paper's AUC, its cold-item variant and the authors' sampled-100 AUC.
+"""The paper's AUC, its cold- and warm-item variants, the sampled-100 AUC and the leak check.
 
 For each held-out (user u, item i) row of a split, the paper (Section IV-A)
 counts the fraction of items j the user never observed (in train,
 validation or test) that are scored below i. We count ties as 1/2 — the
 standard AUC, and the only choice under which a constant scorer gets 0.5.
-Row AUCs are averaged per user, then over users. The cold-item AUC keeps the
-rows whose held-out item had fewer than 5 training observations. The
-sampled AUC is what the authors' code reports: the held-out item against 100
-random items the user never observed.
+Row AUCs are averaged per user, then over users. Beside it:
+
+- cold AUC: the rows whose held-out item has fewer than
+  `AUCOptions.cold_threshold` training observations (the paper: "fewer than
+  5"; the reference code of the paper's baselines counts "<= 5", which is
+  `cold_threshold=6`);
+- warm AUC: the rows whose held-out item has training data, against only
+  the items that have training data. It is immune to the split leak below;
+- sampled AUC: the held-out item against 100 sampled items. "uniform"
+  (default) draws them uniformly, with replacement, among the items the
+  user never observed and counts ties as 1/2; "release" reproduces the
+  authors' `DVBPR/main.py`: 100 distinct items of the whole catalogue,
+  those in the user's training set or equal to i skipped (so the user's
+  *other* held-out item may be drawn), ties counted as losses;
+- `leak_diagnostic`: items that exist in the catalogue only because they
+  are held-out items have no training data. A model that leaves such items
+  at their prior score while pushing the sampled negatives down ranks them
+  above every item it learned, and so "finds" held-out items without
+  knowing anything about users. The diagnostic counts them, their share of
+  the split's rows, and the AUC of the scorer that knows nothing but
+  "this item has no training data".
 
 Scores are computed for a block of users at a time on the device, and the
 counting uses sum(sign(s_i - s_j)) over all items minus the same sum over
@@ -16,20 +33,57 @@ the user's observed items, so no per-user Python loop and no dense mask.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
-from data.core import RecDataset, interactions_csr
+from data.core import COLD_ITEM_THRESHOLD, RecDataset, interactions_csr
 
 ScoreBlockFn = Callable[[tf.Tensor], tf.Tensor]
 
+# The figures every evaluation reports, in display order.
+METRICS = ("auc", "auc_cold", "auc_warm", "auc_sampled100")
+SAMPLED_AUC_MODES = ("uniform", "release")
+
+
+@dataclasses.dataclass(frozen=True)
+class AUCOptions:
+    """How the AUC variants are defined (see the module docstring).
+
+    Attributes:
+      cold_threshold: an item is cold with fewer than this many training
+        observations (the paper: 5; the baselines' reference code: 6,
+        i.e. "<= 5").
+      sampled_auc: "uniform" or "release" (the authors' sampling and tie
+        rule).
+      sampled_negatives: items per row of the sampled AUC (100 in the
+        release).
+    """
+
+    cold_threshold: int = COLD_ITEM_THRESHOLD
+    sampled_auc: str = "uniform"
+    sampled_negatives: int = 100
+
+    def __post_init__(self):
+        if self.cold_threshold < 1:
+            raise ValueError(
+                f"--cold_threshold={self.cold_threshold}: an item is cold with fewer than this "
+                "many training observations; use >= 1 (the paper: 5)."
+            )
+        if self.sampled_auc not in SAMPLED_AUC_MODES:
+            raise ValueError(
+                f"--sampled_auc={self.sampled_auc!r}: use one of {', '.join(SAMPLED_AUC_MODES)}."
+            )
+        if self.sampled_negatives < 1:
+            raise ValueError(f"sampled_negatives must be >= 1, got {self.sampled_negatives}.")
+
 
 class _Queries:
-    """Numpy bookkeeping for one split: rows, exclusions, sampled negatives."""
+    """Numpy bookkeeping for one split: rows, exclusions, warm counts, sampled negatives."""
 
-    def __init__(self, ds: RecDataset, split: str, sampled_negatives: int, seed: int):
+    def __init__(self, ds: RecDataset, split: str, options: AUCOptions, seed: int):
         rows = ds.split(split)
         order = np.lexsort((rows[:, 1], rows[:, 0]))
         self.rows = rows[order].astype(np.int64)
@@ -46,19 +100,37 @@ class _Queries:
         offsets = np.arange(len(self.excl_row)) - np.repeat(np.cumsum(counts) - counts, counts)
         self.excl_item = obs_items[starts + offsets]
         self.num_negatives = (ds.num_items - counts).astype(np.float64)
-        self.cold = ds.cold_items()[self.rows[:, 1]]
-        self.sampled = self._sample(observed, sampled_negatives, seed)
+        train_counts = ds.item_train_counts()
+        self.warm = train_counts > 0  # [num_items]: the item has training data
+        self.cold = ds.cold_items(options.cold_threshold)[self.rows[:, 1]]
+        self.row_warm = self.warm[self.rows[:, 1]]
+        observed_warm = np.bincount(
+            self.excl_row, weights=self.warm[self.excl_item], minlength=len(users)
+        )
+        self.num_warm_negatives = float(self.warm.sum()) - observed_warm
+        if options.sampled_auc == "release":
+            self.sampled = _distinct_items(
+                len(users), self.num_items, options.sampled_negatives, seed
+            )
+            in_train = _member(
+                ds.train, users[:, None] * self.num_items + self.sampled, self.num_items
+            )
+            self.sampled_weight = (~in_train & (self.sampled != self.rows[:, 1:2])).astype(
+                np.float32
+            )
+            self.tie = 0.0
+        else:
+            self.sampled = self._sample(observed, options.sampled_negatives, seed)
+            self.sampled_weight = np.ones(self.sampled.shape, np.float32)
+            self.tie = 0.5
 
     def _sample(self, observed: np.ndarray, n: int, seed: int) -> np.ndarray:
         """[rows, n] items drawn uniformly among those the row's user never observed."""
         rng = np.random.default_rng(seed)
-        keys = np.sort(observed[:, 0] * self.num_items + observed[:, 1])
         users = self.rows[:, 0]
         sampled = rng.integers(0, self.num_items, size=(len(users), n))
         for _ in range(1000):
-            probe = users[:, None] * self.num_items + sampled
-            pos = np.searchsorted(keys, probe).clip(max=len(keys) - 1)
-            bad = keys[pos] == probe if len(keys) else np.zeros_like(probe, bool)
+            bad = _member(observed, users[:, None] * self.num_items + sampled, self.num_items)
             # Users who observed every item have nothing to sample; leave them.
             bad &= (self.num_negatives > 0)[:, None]
             if not bad.any():
@@ -67,8 +139,43 @@ class _Queries:
         return sampled
 
 
+def _member(pairs: np.ndarray, keys: np.ndarray, num_items: int) -> np.ndarray:
+    """bool, shape of `keys`: whether user * num_items + item keys are among the (user, item) pairs."""
+    sorted_keys = np.sort(pairs[:, 0].astype(np.int64) * num_items + pairs[:, 1])
+    if not len(sorted_keys):
+        return np.zeros(keys.shape, bool)
+    pos = np.searchsorted(sorted_keys, keys).clip(max=len(sorted_keys) - 1)
+    return sorted_keys[pos] == keys
+
+
+def _distinct_items(rows: int, num_items: int, n: int, seed: int) -> np.ndarray:
+    """[rows, min(n, num_items)] int64: per row a uniform random set of distinct items.
+
+    What Python's `random.sample(range(num_items), n)` draws, for all rows at
+    once: draws with replacement, then every repeat within a row (all but
+    its first occurrence) is drawn again until none is left. The process
+    treats item labels symmetrically, so each row's set is uniform over the
+    n-subsets.
+    """
+    rng = np.random.default_rng(seed)
+    n = min(n, num_items)
+    if num_items <= 4 * n:
+        return np.argsort(rng.random((rows, num_items)), axis=1)[:, :n]
+    sampled = rng.integers(0, num_items, size=(rows, n))
+    while True:
+        order = np.argsort(sampled, axis=1, kind="stable")
+        ordered = np.take_along_axis(sampled, order, axis=1)
+        repeat_sorted = np.zeros(ordered.shape, bool)
+        repeat_sorted[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
+        if not repeat_sorted.any():
+            return sampled
+        repeat = np.zeros_like(repeat_sorted)
+        np.put_along_axis(repeat, order, repeat_sorted, axis=1)
+        sampled[repeat] = rng.integers(0, num_items, size=int(repeat.sum()))
+
+
 @tf.function(reduce_retracing=True)
-def _block_sums(scores, local_user, items, excl_local_row, excl_item, sampled):
+def _block_sums(scores, local_user, items, excl_local_row, excl_item, warm, sampled, weight, tie):
     """Sign sums for the rows of one user block.
 
     Args:
@@ -77,25 +184,34 @@ def _block_sums(scores, local_user, items, excl_local_row, excl_item, sampled):
       items: [r] int32 held-out item of each row.
       excl_local_row: [e] int32 exclusion pair -> row within the block.
       excl_item: [e] int32 excluded (observed) item.
+      warm: [num_items] float32, 1 where the item has training data.
       sampled: [r, n] int32 sampled negatives per row.
+      weight: [r, n] float32 weight of each sampled negative (0 skips it).
+      tie: float32 scalar, what a sampled tie counts (1/2, or 0 as the release).
 
     Returns:
-      all_sum: [r] float32 sum_j sign(s_i - s_j) over all items j.
-      excl_sum: [r] float32 the same sum over the user's observed items.
-      sampled_sum: [r] float32 the same sum over the sampled negatives.
+      all_sum, warm_sum: [r] float32 sum_j sign(s_i - s_j) over all items j,
+        and over the warm items j.
+      excl_sum, excl_warm_sum: [r] float32 the same sums over the user's
+        observed items.
+      sampled_sum: [r] float32 sum of weight * (1 if s_i > s_j, tie if equal).
     """
     row_scores = tf.gather(scores, local_user)
     pos = tf.gather(row_scores, items, axis=1, batch_dims=1)
-    all_sum = tf.reduce_sum(tf.sign(pos[:, None] - row_scores), axis=1)
+    signs = tf.sign(pos[:, None] - row_scores)
+    # One matmul for both sums over the catalogue.
+    sums = tf.matmul(signs, tf.stack([tf.ones_like(warm), warm], axis=1))
     excl_scores = tf.gather_nd(row_scores, tf.stack([excl_local_row, excl_item], axis=1))
-    excl_sum = tf.math.unsorted_segment_sum(
-        tf.sign(tf.gather(pos, excl_local_row) - excl_scores),
+    excl_signs = tf.sign(tf.gather(pos, excl_local_row) - excl_scores)
+    excl = tf.math.unsorted_segment_sum(
+        tf.stack([excl_signs, excl_signs * tf.gather(warm, excl_item)], axis=1),
         excl_local_row,
         tf.shape(items)[0],
     )
-    sampled_scores = tf.gather(row_scores, sampled, axis=1, batch_dims=1)
-    sampled_sum = tf.reduce_sum(tf.sign(pos[:, None] - sampled_scores), axis=1)
-    return all_sum, excl_sum, sampled_sum
+    sampled_diff = pos[:, None] - tf.gather(row_scores, sampled, axis=1, batch_dims=1)
+    wins = tf.where(sampled_diff > 0, 1.0, tf.where(sampled_diff == 0, tie, 0.0))
+    sampled_sum = tf.reduce_sum(weight * wins, axis=1)
+    return sums[:, 0], sums[:, 1], excl[:, 0], excl[:, 1], sampled_sum
 
 
 def _per_user_mean(values: np.ndarray, users: np.ndarray, mask: np.ndarray) -> tuple[float, int]:
@@ -108,16 +224,21 @@ def _per_user_mean(values: np.ndarray, users: np.ndarray, mask: np.ndarray) -> t
     return float(np.mean(sums / counts)), int(len(u))
 
 
+def _empty_metrics() -> dict:
+    nan = float("nan")
+    return dict(**{k: nan for k in METRICS}, users=0, cold_users=0, warm_users=0, rows=0)
+
+
 def evaluate_scores(
     ds: RecDataset,
     split: str,
     score_block_fn: ScoreBlockFn,
     *,
     user_block: int = 1024,
-    sampled_negatives: int = 100,
+    options: AUCOptions | None = None,
     seed: int = 0,
 ) -> dict:
-    """AUC (all items / cold items / sampled-100) of a scorer on a split.
+    """AUC (all / cold / warm items, sampled) of a scorer on a split.
 
     Args:
       ds: the dataset.
@@ -126,52 +247,117 @@ def evaluate_scores(
         scores. Called once per block of `user_block` users.
       user_block: users scored at a time; bounds memory at
         user_block x num_items floats.
-      sampled_negatives: negatives per row of the sampled AUC.
+      options: the metric definitions (`AUCOptions()` if None).
       seed: seed of the sampled negatives.
 
     Returns:
-      dict with `auc`, `auc_cold`, `auc_sampled100` (floats in [0, 1], NaN
-      when undefined), `users` and `cold_users` (users averaged over) and
-      `rows` (held-out interactions evaluated).
+      dict with `auc`, `auc_cold`, `auc_warm`, `auc_sampled100` (floats in
+      [0, 1], NaN when undefined), `users`, `cold_users`, `warm_users` (users
+      averaged over) and `rows` (held-out interactions evaluated).
     """
-    q = _Queries(ds, split, sampled_negatives, seed)
+    options = options or AUCOptions()
+    q = _Queries(ds, split, options, seed)
     n = len(q.rows)
     if n == 0:
-        nan = float("nan")
-        return dict(auc=nan, auc_cold=nan, auc_sampled100=nan, users=0, cold_users=0, rows=0)
-    all_sum = np.zeros(n)
-    excl_sum = np.zeros(n)
-    sampled_sum = np.zeros(n)
+        return _empty_metrics()
+    all_sum, warm_sum, excl_sum, excl_warm_sum, sampled_sum = (np.zeros(n) for _ in range(5))
     users = q.rows[:, 0]
     block_users = np.unique(users)
+    warm = tf.constant(q.warm, tf.float32)
+    tie = tf.constant(q.tie, tf.float32)
     for start in range(0, len(block_users), user_block):
         chunk = block_users[start : start + user_block]
         r0, r1 = np.searchsorted(users, [chunk[0], chunk[-1] + 1])
         e0, e1 = np.searchsorted(q.excl_row, [r0, r1])
         scores = score_block_fn(tf.constant(chunk, tf.int32))
         local_user = np.searchsorted(chunk, users[r0:r1])
-        a, e, s = _block_sums(
+        sums = _block_sums(
             tf.convert_to_tensor(scores, tf.float32),
             tf.constant(local_user, tf.int32),
             tf.constant(q.rows[r0:r1, 1], tf.int32),
             tf.constant(q.excl_row[e0:e1] - r0, tf.int32),
             tf.constant(q.excl_item[e0:e1], tf.int32),
+            warm,
             tf.constant(q.sampled[r0:r1], tf.int32),
+            tf.constant(q.sampled_weight[r0:r1]),
+            tie,
         )
-        all_sum[r0:r1], excl_sum[r0:r1], sampled_sum[r0:r1] = a.numpy(), e.numpy(), s.numpy()
+        for out, value in zip(
+            (all_sum, warm_sum, excl_sum, excl_warm_sum, sampled_sum), sums, strict=True
+        ):
+            out[r0:r1] = value.numpy()
     valid = q.num_negatives > 0
     row_auc = 0.5 + (all_sum - excl_sum) / (2.0 * np.maximum(q.num_negatives, 1.0))
-    row_sampled = 0.5 + sampled_sum / (2.0 * max(sampled_negatives, 1))
+    warm_valid = valid & q.row_warm & (q.num_warm_negatives > 0)
+    row_warm_auc = 0.5 + (warm_sum - excl_warm_sum) / (2.0 * np.maximum(q.num_warm_negatives, 1.0))
+    sampled_count = q.sampled_weight.sum(axis=1)
+    row_sampled = sampled_sum / np.maximum(sampled_count, 1.0)
     auc, n_users = _per_user_mean(row_auc, users, valid)
     auc_cold, n_cold = _per_user_mean(row_auc, users, valid & q.cold)
-    auc_sampled, _ = _per_user_mean(row_sampled, users, valid)
+    auc_warm, n_warm = _per_user_mean(row_warm_auc, users, warm_valid)
+    auc_sampled, _ = _per_user_mean(row_sampled, users, valid & (sampled_count > 0))
     return dict(
         auc=auc,
         auc_cold=auc_cold,
+        auc_warm=auc_warm,
         auc_sampled100=auc_sampled,
         users=n_users,
         cold_users=n_cold,
+        warm_users=n_warm,
         rows=int(valid.sum()),
+    )
+
+
+def leak_diagnostic(ds: RecDataset, split: str = "test") -> dict:
+    """How much a split rewards knowing only which items have no training data.
+
+    Computed in closed form from counts: for the indicator scorer
+    s_j = 1[item j has no training data], a row whose held-out item has
+    none wins against every warm negative and ties the rest, and a row
+    whose item has training data ties the warm negatives and loses the
+    rest.
+
+    Args:
+      ds: the dataset.
+      split: the split whose rows are scored.
+
+    Returns:
+      dict with `heldout_only_items` (items without training data that are
+      held out in validation or test), `no_train_items` (all items without
+      training data), `heldout_only_row_share` (share of the split's rows
+      whose item has no training data) and `indicator_auc` (the AUC of the
+      indicator scorer on the split, ties 1/2, averaged as `evaluate_scores`).
+    """
+    no_train = ds.item_train_counts() == 0
+    held_out = np.unique(np.concatenate([ds.validation[:, 1], ds.test[:, 1]]).astype(np.int64))
+    out = dict(
+        heldout_only_items=int(no_train[held_out].sum()),
+        no_train_items=int(no_train.sum()),
+        heldout_only_row_share=float("nan"),
+        indicator_auc=float("nan"),
+    )
+    q = _Queries(ds, split, AUCOptions(), seed=0)
+    if not len(q.rows):
+        return out
+    negatives = q.num_negatives
+    warm_negatives = q.num_warm_negatives
+    cold_negatives = negatives - warm_negatives
+    row_no_train = ~q.row_warm
+    row_auc = np.where(
+        row_no_train, warm_negatives + 0.5 * cold_negatives, 0.5 * warm_negatives
+    ) / np.maximum(negatives, 1.0)
+    valid = negatives > 0
+    out["heldout_only_row_share"] = float(row_no_train[valid].mean()) if valid.any() else 0.0
+    out["indicator_auc"] = _per_user_mean(row_auc, q.rows[:, 0], valid)[0]
+    return out
+
+
+def format_leak(leak: dict) -> str:
+    """One line for logs: the leak diagnostic of `leak_diagnostic`."""
+    return (
+        f"{leak['heldout_only_items']} held-out-only items ({leak['no_train_items']} without "
+        f"training data), {100 * leak['heldout_only_row_share']:.1f}% of rows; "
+        f"'no training data' indicator AUC {leak['indicator_auc']:.4f}"
     )
 
 
@@ -223,14 +409,23 @@ def evaluate_true_scores(ds: RecDataset, split: str, **kwargs) -> dict | None:
     )
 
 
-def evaluate_popularity(ds: RecDataset, split: str, **kwargs) -> dict:
-    """PopRank: every user ranks items by their number of training observations."""
-    counts = ds.item_train_counts().astype(np.float32)
+def evaluate_item_scores(ds: RecDataset, split: str, item_scores, **kwargs) -> dict:
+    """`evaluate_scores` for a scorer that gives every user the same [num_items] scores."""
     return evaluate_embeddings(
         ds,
         split,
         np.zeros((ds.num_users, 1), np.float32),
-        np.zeros((ds.num_items, 1)),
-        counts,
+        np.zeros((ds.num_items, 1), np.float32),
+        np.asarray(item_scores, np.float32),
         **kwargs,
     )
+
+
+def evaluate_leak_indicator(ds: RecDataset, split: str, **kwargs) -> dict:
+    """The scorer that knows only which items have no training data (1) and which have (0)."""
+    return evaluate_item_scores(ds, split, ds.item_train_counts() == 0, **kwargs)
+
+
+def evaluate_popularity(ds: RecDataset, split: str, **kwargs) -> dict:
+    """PopRank: every user ranks items by their number of training observations."""
+    return evaluate_item_scores(ds, split, ds.item_train_counts(), **kwargs)

@@ -35,22 +35,40 @@ def _random_dataset(seed=0, num_users=37, num_items=53, multi_test=True):
     )
 
 
-def _reference(ds, split, scores, sampled=None):
+def _observed(ds):
     observed = {}
     for rows in (ds.train, ds.validation, ds.test):
         for u, i in rows:
             observed.setdefault(int(u), set()).add(int(i))
-    cold = np.bincount(ds.train[:, 1], minlength=ds.num_items) < 5
+    return observed
+
+
+def _per_user(values):
+    """Mean over users of their rows' means (rows: {user: [values]})."""
+    return np.mean([np.mean(v) for v in values.values()])
+
+
+def _reference(ds, split, scores, cold_threshold=5, warm_only=False):
+    """Brute force: (auc, cold auc, users, cold users); with `warm_only`, the warm AUC."""
+    observed = _observed(ds)
+    counts = np.bincount(ds.train[:, 1], minlength=ds.num_items)
+    cold = counts < cold_threshold
     per_user, per_user_cold = {}, {}
     for u, i in ds.split(split):
-        negatives = [j for j in range(ds.num_items) if j not in observed[int(u)]]
+        if warm_only and counts[i] == 0:
+            continue
+        negatives = [
+            j
+            for j in range(ds.num_items)
+            if j not in observed[int(u)] and (counts[j] > 0 or not warm_only)
+        ]
         s = scores[u]
         value = np.mean([1.0 if s[i] > s[j] else 0.5 if s[i] == s[j] else 0.0 for j in negatives])
         per_user.setdefault(int(u), []).append(value)
         if cold[i]:
             per_user_cold.setdefault(int(u), []).append(value)
-    mean = lambda d: np.mean([np.mean(v) for v in d.values()])  # noqa: E731
-    return mean(per_user), mean(per_user_cold), len(per_user), len(per_user_cold)
+    cold_mean = _per_user(per_user_cold) if per_user_cold else float("nan")
+    return _per_user(per_user), cold_mean, len(per_user), len(per_user_cold)
 
 
 @pytest.mark.parametrize("split", ["validation", "test"])
@@ -98,3 +116,110 @@ def test_perfect_constant_and_popularity_scorers():
     ref, ref_cold, _, _ = _reference(ds, "test", np.tile(counts, (ds.num_users, 1)))
     assert pop["auc"] == pytest.approx(ref, abs=1e-9)
     assert pop["auc_cold"] == pytest.approx(ref_cold, abs=1e-9)
+
+
+def _leaky_dataset():
+    """A random dataset plus items that exist only as held-out items (no training data)."""
+    ds = _random_dataset(seed=7, num_users=41, num_items=60)
+    test = ds.test.copy()
+    # Every fourth user's test item becomes a fresh item nobody trained on.
+    fresh = np.arange(ds.num_items, ds.num_items + len(test[::4]))
+    test[::4, 1] = fresh
+    num_items = ds.num_items + len(fresh)
+    return RecDataset(
+        name="leaky",
+        num_users=ds.num_users,
+        num_items=num_items,
+        train=ds.train,
+        validation=ds.validation,
+        test=sort_rows(test),
+        item_ids=as_str_ids(range(num_items)),
+        user_ids=ds.user_ids,
+    )
+
+
+@pytest.mark.parametrize("user_block", [5, 1024])
+def test_warm_auc_and_cold_threshold_match_brute_force(user_block):
+    ds = _leaky_dataset()
+    rng = np.random.default_rng(4)
+    scores = np.round(rng.normal(size=(ds.num_users, ds.num_items)), 0).astype(np.float32)
+    for threshold in (5, 6, 1):
+        options = auc.AUCOptions(cold_threshold=threshold)
+        got = auc.evaluate_scores(
+            ds, "test", lambda u: scores[u.numpy()], user_block=user_block, options=options
+        )
+        ref, ref_cold, n_users, n_cold = _reference(ds, "test", scores, cold_threshold=threshold)
+        assert got["auc"] == pytest.approx(ref, abs=1e-9)
+        assert got["users"] == n_users and got["cold_users"] == n_cold
+        if n_cold:
+            assert got["auc_cold"] == pytest.approx(ref_cold, abs=1e-9)
+        else:
+            assert np.isnan(got["auc_cold"])
+    warm, _, n_warm, _ = _reference(ds, "test", scores, warm_only=True)
+    assert got["auc_warm"] == pytest.approx(warm, abs=1e-9)
+    assert got["warm_users"] == n_warm < got["users"]
+    # "<= 5" (threshold 6) is a superset of "< 5".
+    assert auc.AUCOptions(cold_threshold=6).cold_threshold == 6
+    assert ds.cold_items(6).sum() >= ds.cold_items(5).sum()
+
+
+def test_leak_indicator_matches_brute_force_and_scorer():
+    ds = _leaky_dataset()
+    counts = np.bincount(ds.train[:, 1], minlength=ds.num_items)
+    indicator = np.tile((counts == 0).astype(np.float32), (ds.num_users, 1))
+    ref, _, _, _ = _reference(ds, "test", indicator)
+    leak = auc.leak_diagnostic(ds, "test")
+    assert leak["indicator_auc"] == pytest.approx(ref, abs=1e-12)
+    scored = auc.evaluate_scores(ds, "test", lambda u: indicator[u.numpy()])
+    assert leak["indicator_auc"] == pytest.approx(scored["auc"], abs=1e-9)
+    held_out = set(ds.validation[:, 1]) | set(ds.test[:, 1])
+    assert leak["heldout_only_items"] == sum(1 for i in held_out if counts[i] == 0)
+    assert leak["no_train_items"] == int((counts == 0).sum())
+    share = np.mean([counts[i] == 0 for i in ds.test[:, 1]])
+    assert leak["heldout_only_row_share"] == pytest.approx(share)
+    assert leak["heldout_only_items"] >= 10 and leak["indicator_auc"] != 0.5
+    # The indicator knows nothing else: on the warm rows it is at chance.
+    assert scored["auc_warm"] == 0.5
+
+
+def test_release_sampled_auc_rule():
+    ds = _random_dataset(seed=11, num_users=50, num_items=700)
+    rng = np.random.default_rng(5)
+    scores = np.round(rng.normal(size=(ds.num_users, ds.num_items)), 0).astype(np.float32)
+    options = auc.AUCOptions(sampled_auc="release")
+    got = auc.evaluate_scores(ds, "test", lambda u: scores[u.numpy()], options=options, seed=3)
+    q = auc._Queries(ds, "test", options, seed=3)
+    train = {}
+    for u, i in ds.train:
+        train.setdefault(int(u), set()).add(int(i))
+    per_user, drew_validation = {}, 0
+    validation = {int(u): int(i) for u, i in ds.validation}
+    for (u, i), draws in zip(q.rows, q.sampled, strict=True):
+        assert len(set(draws.tolist())) == 100  # 100 distinct items, as random.sample
+        kept = [j for j in draws if j not in train.get(int(u), set()) and j != i]
+        drew_validation += validation[int(u)] in kept
+        # Ties count as losses: strictly greater only.
+        per_user.setdefault(int(u), []).append(np.mean([scores[u, i] > scores[u, j] for j in kept]))
+    assert got["auc_sampled100"] == pytest.approx(_per_user(per_user), abs=1e-9)
+    assert drew_validation > 0  # the release may draw the user's validation item
+    ours = auc.evaluate_scores(ds, "test", lambda u: scores[u.numpy()], seed=3)
+    assert ours["auc_sampled100"] > got["auc_sampled100"]  # ties now count 1/2
+    assert ours["auc"] == got["auc"]
+
+
+def test_distinct_items_are_uniform_subsets():
+    for num_items in (150, 5000):
+        draws = auc._distinct_items(4000, num_items, 100, seed=1)
+        assert draws.shape == (4000, 100)
+        assert all(len(set(r)) == 100 for r in draws[:200].tolist())
+        # Every item equally likely: the counts' chi-square (with the variance of
+        # draws without replacement, rows * p * (1 - p)) is about its df.
+        counts = np.bincount(draws.reshape(-1), minlength=num_items)
+        p = 100 / num_items
+        chi2 = np.sum((counts - 4000 * p) ** 2) / (4000 * p * (1 - p))
+        assert abs(chi2 / (num_items - 1) - 1) < 5 * np.sqrt(2 / num_items)
+    assert auc._distinct_items(3, 40, 100, seed=0).shape == (3, 40)
+    with pytest.raises(ValueError, match="sampled_auc"):
+        auc.AUCOptions(sampled_auc="nope")
+    with pytest.raises(ValueError, match="cold_threshold"):
+        auc.AUCOptions(cold_threshold=0)
