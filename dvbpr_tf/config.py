@@ -8,8 +8,12 @@ Presets:
     batch 128, lambda_theta = 1, weight decay 1e-3, dropout 0.5, Adam. The
     paper gives no learning rate or epoch count; we take the release's
     (1e-4, 20 epochs).
-  authors: what the authors' release (kang205/DVBPR, DVBPR/main.py) runs:
-    the same network with K = 100.
+  authors: exactly what the authors' release (kang205/DVBPR, DVBPR/main.py)
+    runs: the paper's layers with TensorFlow SAME padding on every conv and
+    2x2 pool (conv1 224 -> 56, pools -> 28, 14, 7; full6 reads 7x7x256 =
+    12,544 features, where the paper's table gives 6x6x256 = 9,216), K =
+    100, Adam lr 1e-4, batch 128, 20 epochs, dropout 0.5, weight decay 1e-3,
+    lambda_theta 1, theta_u ~ U[0, 1] / 100, Xavier kernels, zero biases.
   small: the same eight-layer structure (conv1..conv5, full6..full8) made
     narrow for 64x64 images, so that the embedded synthetic dataset trains
     in minutes on a 2-core CPU.
@@ -58,9 +62,14 @@ class DVBPRConfig:
       conv_filters: output channels of conv1..conv5.
       conv_kernels: square kernel sizes of conv1..conv5.
       conv_strides: strides of conv1..conv5.
-      conv_padding: zero padding of conv1..conv5 in pixels; 0 is "valid",
-        (kernel - 1) / 2 is "same" (the only two kinds the paper uses).
+      conv_padding: padding of conv1..conv5: zero padding in pixels, 0
+        ("valid") or (kernel - 1) / 2 (the only two kinds the paper's table
+        uses), or the string "same" for TensorFlow's SAME padding (output
+        ceil(size / stride), extra padding at the bottom/right when odd), as
+        the release pads every conv.
       conv_pool: whether a 2x2, stride-2 max pool follows conv1..conv5.
+      pool_padding: "valid" (floor(size / 2)) or "same" (ceil(size / 2), the
+        release's) padding of those pools.
       fc_units: units of full6 and full7 (ReLU, then dropout).
       embedding_dim: K, the size of Phi(X_i) and of theta_u (full8).
       dropout: dropout rate after full6 and full7 during training.
@@ -95,8 +104,9 @@ class DVBPRConfig:
     conv_filters: tuple[int, ...] = (64, 256, 256, 256, 256)
     conv_kernels: tuple[int, ...] = (11, 5, 3, 3, 3)
     conv_strides: tuple[int, ...] = (4, 1, 1, 1, 1)
-    conv_padding: tuple[int, ...] = (0, 2, 1, 1, 1)
+    conv_padding: tuple[int | str, ...] = (0, 2, 1, 1, 1)
     conv_pool: tuple[bool, ...] = (True, True, False, False, True)
+    pool_padding: str = "valid"
     fc_units: tuple[int, ...] = (4096, 4096)
     embedding_dim: int = 50
     dropout: float = 0.5
@@ -126,11 +136,15 @@ class DVBPRConfig:
             if len(getattr(self, name)) != n:
                 raise ValueError(f"DVBPRConfig.{name} needs {n} entries, one per conv layer.")
         for k, p in zip(self.conv_kernels, self.conv_padding, strict=True):
-            if p not in (0, (k - 1) // 2) or (p and k % 2 == 0):
+            if p != "same" and (p not in (0, (k - 1) // 2) or (p and k % 2 == 0)):
                 raise ValueError(
-                    f"DVBPRConfig.conv_padding {p} for a {k}x{k} kernel: use 0 (valid) or "
-                    f"{(k - 1) // 2} (same)."
+                    f"DVBPRConfig.conv_padding {p!r} for a {k}x{k} kernel: use 0 (valid), "
+                    f"{(k - 1) // 2} (pixels each side) or 'same' (TensorFlow's SAME)."
                 )
+        if self.pool_padding not in ("valid", "same"):
+            raise ValueError(
+                f"DVBPRConfig.pool_padding {self.pool_padding!r}: use 'valid' or 'same'."
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"DVBPRConfig.dropout must be in [0, 1), got {self.dropout}.")
         if self.batch_size < 1 or self.epochs < 0 or self.embedding_dim < 1:
@@ -145,7 +159,15 @@ STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 
 PRESETS: dict[str, DVBPRConfig] = {
     "paper": DVBPRConfig(preset="paper"),
-    "authors": DVBPRConfig(preset="authors", embedding_dim=100, epochs=20, learning_rate=1e-4),
+    "authors": DVBPRConfig(
+        preset="authors",
+        conv_padding=("same",) * 5,
+        pool_padding="same",
+        embedding_dim=100,
+        epochs=20,
+        learning_rate=1e-4,
+        batch_size=128,
+    ),
     # 64x64 input: conv1 5x5/2 valid -> 30x30 -> pool 15 -> conv2 5x5 same
     # -> pool 7 -> conv3..5 3x3 same -> pool 3 -> 3*3*32 features; about 11
     # MFLOP per image forward, for a few hundred triplets/s on a 2-core CPU.

@@ -61,9 +61,11 @@ class CNNF(keras.Model):
       full6 4096 + ReLU + dropout
       full7 4096 + ReLU + dropout
       full8 K (linear)
-    "x2 pool" is a 2x2, stride-2 max pool as in the authors' release; like
-    the release we omit CNN-F's local response normalisation, which the
-    paper's table does not list. Kernels are Glorot-uniform, biases zero
+    "x2 pool" is a 2x2, stride-2 max pool as in the authors' release (CNN-F
+    itself pools 3x3 with stride 2); like the release we omit CNN-F's local
+    response normalisation, which the paper's table does not list. The
+    `authors` preset pads every conv and pool SAME, as the release:
+    conv1 -> [56, 56, 64], pools -> 28, 14, 7, full6 reads 7x7x256. Kernels are Glorot-uniform, biases zero
     (the release's Xavier initialisation).
 
     Args:
@@ -83,15 +85,16 @@ class CNNF(keras.Model):
         self.conv_blocks = []
         for k, (filters, kernel, stride, pad, pool) in enumerate(conv_layer_specs(config)):
             block = []
-            # "same" equals explicit (k-1)/2 padding only at stride 1.
-            if pad and stride > 1:
+            # Keras "same" equals explicit (k-1)/2 pixels only at stride 1.
+            keras_same = pad == "same" or (pad and stride == 1)
+            if pad and not keras_same:
                 block.append(keras.layers.ZeroPadding2D(pad, dtype=policy, name=f"pad{k + 1}"))
             block.append(
                 keras.layers.Conv2D(
                     filters,
                     kernel,
                     strides=stride,
-                    padding="same" if pad and stride == 1 else "valid",
+                    padding="same" if keras_same else "valid",
                     activation="relu",
                     kernel_initializer=init(),
                     dtype=policy,
@@ -99,7 +102,11 @@ class CNNF(keras.Model):
                 )
             )
             if pool:
-                block.append(keras.layers.MaxPooling2D(2, 2, dtype=policy, name=f"pool{k + 1}"))
+                block.append(
+                    keras.layers.MaxPooling2D(
+                        2, 2, padding=config.pool_padding, dtype=policy, name=f"pool{k + 1}"
+                    )
+                )
             self.conv_blocks.append(block)
         self.flatten = keras.layers.Flatten(dtype=policy, name="flatten")
         n_conv = len(config.conv_filters)
@@ -266,11 +273,15 @@ def forward_flops(config: DVBPRConfig) -> dict[str, int]:
     size, channels = config.image_size, 3
     out = {}
     for k, (filters, kernel, stride, pad, pool) in enumerate(conv_layer_specs(config)):
-        size = (size + 2 * pad - kernel) // stride + 1
+        if pad == "same":
+            size = -(-size // stride)
+        else:
+            size = (size + 2 * pad - kernel) // stride + 1
+        # Taps that read SAME padding are counted too (as the hardware runs them).
         out[f"conv{k + 1}"] = 2 * size * size * filters * kernel * kernel * channels
         channels = filters
         if pool:
-            size //= 2
+            size = -(-size // 2) if config.pool_padding == "same" else size // 2
     width = size * size * channels
     n_conv = len(config.conv_filters)
     for k, units in enumerate((*config.fc_units, config.embedding_dim)):

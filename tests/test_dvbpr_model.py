@@ -25,7 +25,9 @@ def test_presets_follow_the_paper_and_the_release():
     assert paper.fc_units == (4096, 4096)
     authors = config_lib.get_preset("authors")
     assert (authors.embedding_dim, authors.learning_rate, authors.epochs) == (100, 1e-4, 20)
-    assert authors.theta_init_range == (0.0, 0.01)
+    assert (authors.batch_size, authors.dropout, authors.weight_decay) == (128, 0.5, 1e-3)
+    assert authors.theta_init_range == (0.0, 0.01) and authors.lambda_theta == 1.0
+    assert authors.conv_padding == ("same",) * 5 and authors.pool_padding == "same"
     small = config_lib.get_preset("small")
     assert small.image_size == 64 and len(small.conv_filters) == 5 and len(small.fc_units) == 2
     assert config_lib.preset_for_dataset("synthetic_fashion/tiny") == "small"
@@ -63,6 +65,45 @@ def test_cnn_f_layer_shapes_and_parameters_match_the_paper_table():
     assert phi.count_params() == expected
     # Weight decay covers the 8 kernels, not the biases.
     assert len(phi.kernels()) == 8
+
+
+# DVBPR/main.py of the release: `weights` and `biases` (K = 100), verbatim shapes.
+_RELEASE_WEIGHTS = {
+    "wc1": [11, 11, 3, 64],
+    "wc2": [5, 5, 64, 256],
+    "wc3": [3, 3, 256, 256],
+    "wc4": [3, 3, 256, 256],
+    "wc5": [3, 3, 256, 256],
+    "wd1": [7 * 7 * 256, 4096],
+    "wd2": [4096, 4096],
+    "wd3": [4096, 100],
+}
+_RELEASE_BIASES = [64, 256, 256, 256, 256, 4096, 4096, 100]
+
+
+def test_authors_preset_is_the_release_network():
+    phi = models.CNNF(config_lib.get_preset("authors"))
+    shapes = phi.layer_shapes()
+    assert shapes["conv1"] == (56, 56, 64)  # SAME: ceil(224 / 4)
+    assert shapes["pool1"] == (28, 28, 64)
+    assert shapes["pool2"] == (14, 14, 256)
+    assert shapes["pool5"] == (7, 7, 256)
+    assert shapes["flatten"] == (7 * 7 * 256,)
+    phi.build_for_input()
+    kernels = [tuple(k.shape) for k in phi.kernels()]
+    assert kernels == [tuple(w) for w in _RELEASE_WEIGHTS.values()]
+    release_params = sum(int(np.prod(w)) for w in _RELEASE_WEIGHTS.values()) + sum(_RELEASE_BIASES)
+    assert phi.count_params() == release_params == 70_778_724
+    # TF SAME pads conv1 by 3 left/top and 4 right/bottom (total 7): compare with tf.nn.conv2d.
+    image = tf.random.stateless_uniform([1, 224, 224, 3], (1, 2), -1.0, 1.0)
+    conv1 = phi.get_layer("conv1")
+    reference = tf.nn.relu(
+        tf.nn.conv2d(image, conv1.kernel, strides=4, padding="SAME") + conv1.bias
+    )
+    np.testing.assert_allclose(conv1(image), reference, atol=1e-5)
+    flops = models.forward_flops(config_lib.get_preset("authors"))
+    assert flops["full6"] == 2 * 7 * 7 * 256 * 4096
+    assert flops["conv1"] == 2 * 56 * 56 * 64 * 11 * 11 * 3
 
 
 def test_small_preset_keeps_the_structure_at_64x64():
