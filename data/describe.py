@@ -60,8 +60,13 @@ def summarize(ds: RecDataset, with_auc: bool = True) -> dict:
     if ds.categories is not None and ds.num_categories:
         per_cat = np.bincount(ds.categories[ds.categories >= 0], minlength=ds.num_categories)
         summary["items_per_category"] = dict(zip(ds.category_names, per_cat.tolist(), strict=True))
+    if len(ds.test):
+        # The split's leak check (closed form, cheap at any size).
+        summary["leak"] = auc_lib.leak_diagnostic(ds, "test")
     if with_auc and len(ds.test):
-        summary["popularity_auc"] = auc_lib.evaluate_popularity(ds, "test")["auc"]
+        pop = auc_lib.evaluate_popularity(ds, "test")
+        summary["popularity_auc"] = pop["auc"]
+        summary["popularity_auc_warm"] = pop["auc_warm"]
         oracle = auc_lib.evaluate_true_scores(ds, "test")
         if oracle is not None:
             summary["oracle_auc"] = oracle["auc"]
@@ -128,9 +133,13 @@ def main(argv):
     summary["info"] = {k: v for k, v in ds.info.items() if isinstance(v, (str, int, float, bool))}
     summary["seconds"] = time.perf_counter() - start
     runtime.atomic_write_text(os.path.join(workdir, "summary.json"), runtime.to_json(summary, 2))
+    if "leak" in summary:
+        summary.update({f"leak_{k}": v for k, v in summary["leak"].items()})
     for key in (
         "users", "items", "train_interactions", "val_interactions", "test_interactions",
         "sparsity", "cold_items", "cold_item_share", "categories", "oracle_auc", "popularity_auc",
+        "popularity_auc_warm", "leak_heldout_only_items", "leak_heldout_only_row_share",
+        "leak_indicator_auc",
     ):  # fmt: skip
         if key in summary:
             value = summary[key]

@@ -29,22 +29,28 @@ The objective is a *sum* over the batch, so every sample moves its rows as
 much as in one-sample SGD, whatever the batch size. Duplicate rows within
 a batch have their updates summed, as in lock-free parallel SGD.
 
-Sampling (u, i): uniform over training pairs by default (Rendle et al.
-2009's bootstrap over D_S, also LightFM's and implicit's), or user-uniform
-(`sampling="users"`, the DVBPR release). Negatives j (`negatives`):
-"observed" (default) uniform over the items that have training data,
-"uniform" over all items (textbook BPR), or "popularity" (the item of a
-random training pair, as `implicit` samples). Draws that hit the user's
-training set are redrawn twice; the few that still hit are masked out.
-Factor rows of users and items without training data start at zero, so
-such an item scores exactly its visual part (0 for MF). With "observed"
-negatives they stay there: a model trained on train has no evidence about
-them, and they rank at the prior instead of being pushed below every known
-item. This matters on splits whose held-out items are often new (45% of
-the Amazon interactions' test items have no training interaction): there
-test AUC is BPR-MF 0.730 "observed" / 0.605 "popularity" / 0.528
-"uniform", and the carved validation ranks the three the same way
-(0.711 / 0.602 / 0.590), so the default is the one selection would pick.
+Sampling, by default the paper's protocol (as the DVBPR release and the
+reference BPR-MF): the user uniform, the positive uniform among the user's
+training items, the negative j uniform over *all* items, redrawn while it
+is in the user's training set (`sampling="users"`, `negatives="uniform"`).
+Draws that still hit after two redraws are masked out of the loss.
+Departures, for comparison with other libraries: `sampling="pairs"`
+(uniform over training pairs: Rendle et al. 2009's bootstrap over D_S,
+LightFM's and implicit's), `negatives="popularity"` (the item of a random
+training pair, as `implicit`) and `negatives="observed"` (uniform over the
+items with training data only).
+
+"observed" leaks the split. Factor rows of items without training data
+start at zero, so such an item scores exactly its visual part (0 for MF);
+under "observed" nothing ever moves them, while every item the model did
+learn is pushed down as a negative. Items that exist only as held-out items
+(45% of the Amazon interactions' test rows) then rank above everything
+learned, and a model "finds" them without knowing anything about the user:
+the scorer that knows only "this item has no training data" gets AUC 0.605
+on that split (`eval.auc.leak_diagnostic`). BPR-MF gets 0.708 there with
+"observed" negatives, 0.528 with the paper's uniform ones; on the warm AUC
+(items with training data only), which the leak cannot reach, uniform
+negatives are the better model. Table III uses the paper's protocol.
 
 Model selection (`train_baseline`): each (reg, K) of the grid is trained
 with evaluation on validation every `eval_every` epochs and early stopping;
@@ -101,7 +107,7 @@ class TripletSampler(tf.Module):
         train: np.ndarray,
         num_users: int,
         num_items: int,
-        sampling: str = "pairs",
+        sampling: str = "users",
         negatives: str = "uniform",
     ):
         super().__init__()
@@ -620,11 +626,6 @@ class Trainer(tf.Module):
 # Scorers without training.
 
 
-def popularity_scores(ds: RecDataset) -> np.ndarray:
-    """[num_items] float32 training observations per item (PopRank)."""
-    return ds.item_train_counts().astype(np.float32)
-
-
 def random_scorer(num_items: int, seed: int = 0):
     """RAND: score_block_fn giving i.i.d. uniform scores, fixed per (seed, block)."""
 
@@ -752,6 +753,7 @@ def fit(
     epochs: int | None = None,
     eval_split: str | None = "validation",
     summary_writer=None,
+    auc_options: auc_lib.AUCOptions | None = None,
 ) -> dict:
     """Trains one (reg, K) point of a factor baseline with early stopping.
 
@@ -765,11 +767,12 @@ def fit(
       eval_split: split evaluated every `config.eval_every` epochs for early
         stopping and selection; None trains for `epochs` without evaluating.
       summary_writer: optional tf.summary writer for validation curves.
+      auc_options: the metric definitions of the evaluations.
 
     Returns:
-      dict with `best_auc` (validation AUC of the kept model, NaN without
-      evaluation), `best_epoch`, `epochs_run`, `history` [(epoch, auc,
-      loss)], `embeddings` (user_emb, item_emb, item_bias) of the kept
+      dict with `best_auc` (the kept model's validation `config.select_on`
+      AUC, NaN without evaluation), `best_epoch`, `epochs_run`, `history`
+      [(epoch, that AUC, loss)], `embeddings` (user_emb, item_emb, item_bias) of the kept
       model, `metrics` (the kept model's full evaluation dict), `seconds`
       and `samples_per_second`.
     """
@@ -825,17 +828,20 @@ def fit(
             progress.update(epoch, f"loss {loss:.4f}")
             continue
         emb = model.embeddings()
-        metrics = auc_lib.evaluate_embeddings(
-            ds, eval_split, *emb, user_block=config.eval_user_block, seed=config.seed
+        metrics = _evaluate(ds, eval_split, *emb, config, auc_options)
+        score = metrics[config.select_on]
+        history.append((epoch, score, loss))
+        progress.update(
+            epoch,
+            f"loss {loss:.4f} {eval_split} AUC {metrics['auc']:.4f} warm {metrics['auc_warm']:.4f}",
         )
-        history.append((epoch, metrics["auc"], loss))
-        progress.update(epoch, f"loss {loss:.4f} {eval_split} AUC {metrics['auc']:.4f}")
         if summary_writer is not None:
             with summary_writer.as_default(step=epoch):
-                tf.summary.scalar(f"{eval_split}/auc", metrics["auc"])
+                for key in auc_lib.METRICS:
+                    tf.summary.scalar(f"{eval_split}/{key}", metrics[key])
                 tf.summary.scalar("train/loss", loss)
-        if metrics["auc"] > best["auc"]:
-            best.update(auc=metrics["auc"], epoch=epoch, embeddings=emb, metrics=metrics)
+        if score > best["auc"]:
+            best.update(auc=score, epoch=epoch, embeddings=emb, metrics=metrics)
             stale = 0
         else:
             stale += 1
@@ -860,7 +866,7 @@ def _point_key(reg: float, dim: int) -> str:
     return f"K{dim}_reg{reg:g}"
 
 
-def _evaluate(ds, split, user_emb, item_emb, item_bias, config) -> dict:
+def _evaluate(ds, split, user_emb, item_emb, item_bias, config, auc_options) -> dict:
     return auc_lib.evaluate_embeddings(
         ds,
         split,
@@ -868,6 +874,7 @@ def _evaluate(ds, split, user_emb, item_emb, item_bias, config) -> dict:
         item_emb,
         item_bias,
         user_block=config.eval_user_block,
+        options=auc_options,
         seed=config.seed,
     )
 
@@ -890,6 +897,7 @@ def train_baseline(
     dataset: RecDataset,
     workdir: str,
     features: np.ndarray | None = None,
+    auc_options: auc_lib.AUCOptions | None = None,
 ) -> dict:
     """Trains (with selection on validation) and evaluates one baseline.
 
@@ -905,17 +913,21 @@ def train_baseline(
         (`tensorboard/<point>`) and results.json go.
       features: [num_items, D] float32 visual features; required by
         visrank, fm and vbpr (see `data.features.load_features`).
+      auc_options: the metric definitions (`eval.auc.AUCOptions()` if None).
 
     Returns:
       dict (also written to `workdir/results.json`): `model`, `dataset`,
       `selection` ("validation" or "carved_from_train"), `hparams` (the
       chosen reg, dim, epochs), `validation` and `test` (each the
-      `eval.auc` dict: auc, auc_cold, auc_sampled100, users, cold_users,
-      rows), `grid` (one entry per point), `seconds`.
+      `eval.auc` dict: auc, auc_cold, auc_warm, auc_sampled100, users,
+      cold_users, warm_users, rows), `leak` (`eval.auc.leak_diagnostic` of
+      the test split), `protocol` (sampling, negatives and the metric
+      definitions), `grid` (one entry per point), `seconds`.
     """
     start = time.perf_counter()
+    auc_options = auc_options or auc_lib.AUCOptions()
     os.makedirs(workdir, exist_ok=True)
-    runtime.write_config(workdir, dict(dataset=dataset.name, baseline=config))
+    runtime.write_config(workdir, dict(dataset=dataset.name, baseline=config, auc=auc_options))
     if config.visual:
         if features is None:
             raise ValueError(
@@ -934,28 +946,23 @@ def train_baseline(
         model=config.model,
         dataset=dataset.name,
         selection=selection,
+        protocol=protocol(config, auc_options),
+        leak=auc_lib.leak_diagnostic(dataset, "test"),
         hparams={},
         grid=[],
     )
 
     if not config.trained:
-        if config.model == "poprank":
-            zeros_u = np.zeros((dataset.num_users, 1), np.float32)
-            zeros_i = np.zeros((dataset.num_items, 1), np.float32)
+        kwargs = dict(user_block=config.eval_user_block, options=auc_options, seed=config.seed)
 
-            def evaluate(ds, split):
-                return _evaluate(ds, split, zeros_u, zeros_i, popularity_scores(ds), config)
-
-        else:
-
-            def evaluate(ds, split):
-                if config.model == "rand":
-                    scorer = random_scorer(ds.num_items, config.seed)
-                else:
-                    scorer = visrank_scorer(ds, features, config.visrank_metric)
-                return auc_lib.evaluate_scores(
-                    ds, split, scorer, user_block=config.eval_user_block, seed=config.seed
-                )
+        def evaluate(ds, split):
+            if config.model == "poprank":
+                return auc_lib.evaluate_popularity(ds, split, **kwargs)
+            if config.model == "rand":
+                scorer = random_scorer(ds.num_items, config.seed)
+            else:
+                scorer = visrank_scorer(ds, features, config.visrank_metric)
+            return auc_lib.evaluate_scores(ds, split, scorer, **kwargs)
 
         if config.model == "visrank":
             result["hparams"] = dict(metric=config.visrank_metric)
@@ -971,10 +978,24 @@ def train_baseline(
         if os.path.exists(path):
             with open(path) as f:
                 point = json.load(f)
+            if point.get("protocol") != result["protocol"]:
+                raise ValueError(
+                    f"{path} was trained under protocol {point.get('protocol')}, not "
+                    f"{result['protocol']}: use another --workdir, or delete {workdir}/grid to "
+                    "retrain every point."
+                )
             logging.info("Grid point %s already done (AUC %.4f); skipped.", key, point["auc"])
         else:
             writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", key))
-            out = fit(config, select_ds, reg, dim, features=feats, summary_writer=writer)
+            out = fit(
+                config,
+                select_ds,
+                reg,
+                dim,
+                features=feats,
+                summary_writer=writer,
+                auc_options=auc_options,
+            )
             writer.close()
             point = dict(
                 key=key,
@@ -986,6 +1007,7 @@ def train_baseline(
                 seconds=out["seconds"],
                 samples_per_second=out["samples_per_second"],
                 validation=out["metrics"],
+                protocol=result["protocol"],
             )
             _write_hparams_run(
                 os.path.join(workdir, "tensorboard", key),
@@ -1025,7 +1047,7 @@ def train_baseline(
                     "delete the workdir's grid/ folder and rerun."
                 )
             emb = (z["user"], z["item"], z["bias"])
-    result["test"] = _evaluate(dataset, "test", *emb, config)
+    result["test"] = _evaluate(dataset, "test", *emb, config, auc_options)
     return _finish(result, workdir, start)
 
 
@@ -1035,15 +1057,28 @@ def _finish(result: dict, workdir: str, start: float) -> dict:
         os.path.join(workdir, "results.json"), runtime.to_json(result, indent=2) + "\n"
     )
     logging.info(
-        "%s on %s: test AUC %.4f (cold %.4f), selected %s on %s.",
+        "%s on %s: test AUC %.4f (cold %.4f, warm %.4f), selected %s on %s. Split: %s.",
         result["model"],
         result["dataset"],
         result["test"]["auc"],
         result["test"]["auc_cold"],
+        result["test"]["auc_warm"],
         result["hparams"],
         result["selection"],
+        auc_lib.format_leak(result["leak"]),
     )
     return result
+
+
+def protocol(config: BaselineConfig, auc_options: auc_lib.AUCOptions) -> dict:
+    """How a baseline's triplets were drawn and its AUCs defined (for result files and tables)."""
+    return dict(
+        sampling=config.sampling,
+        negatives=config.negatives,
+        select_on=config.select_on,
+        cold_threshold=auc_options.cold_threshold,
+        sampled_auc=auc_options.sampled_auc,
+    )
 
 
 def clear_grid(workdir: str) -> None:

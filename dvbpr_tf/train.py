@@ -5,12 +5,18 @@ r"""Trains DVBPR and reports its AUC: `python -m dvbpr_tf.train --workdir=DIR`.
         --workdir=/tmp/dvbpr_amazon --strategy=mirrored --mixed_precision
     tensorboard --logdir /tmp/dvbpr
 
+    python -m dvbpr_tf.train --model=bprmf --dataset=amazon_fashion_interactions \
+        --workdir=/tmp/bprmf [--negatives=uniform --sampling=users]
+
 The preset follows the dataset (small images -> "small", the paper's
 datasets -> "paper"); --preset and the other flags override it. Rerunning
 the same command after a kill resumes from the last checkpoint. The run
-ends with one JSON line: test and best-validation AUCs of the checkpoint
-that is best on validation, with the popularity and (simulated data only)
-oracle AUCs next to them.
+ends with one JSON line: test and best-validation AUCs (all / cold / warm
+items, sampled-100) of the checkpoint that is best on validation, the
+split's leak diagnostic (`eval.auc.leak_diagnostic`), and the popularity
+and (simulated data only) oracle AUCs next to them. `--model=<baseline>`
+trains one of Table III's baselines instead, under the paper's sampling
+protocol unless --negatives / --sampling say otherwise.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from common import runtime
 from data import flags as data_flags
 from data import registry
 from dvbpr_tf import config as config_lib
+from eval import flags as eval_flags
 
 flags.DEFINE_enum("preset", None, sorted(config_lib.PRESETS), "Hyper-parameter preset.")
 flags.DEFINE_integer("epochs", None, "Training epochs (preset's if unset).")
@@ -80,13 +87,17 @@ def main(argv):
         jit_compile=FLAGS.jit_compile,
     )
     options = data_flags.options_from_flags()
+    auc_options = _auc_options()
     os.makedirs(FLAGS.workdir, exist_ok=True)
     runtime.write_config(
-        FLAGS.workdir, {"dvbpr": config, "dataset": FLAGS.dataset, "data_options": options}
+        FLAGS.workdir,
+        {"dvbpr": config, "dataset": FLAGS.dataset, "data_options": options, "auc": auc_options},
     )
     dataset = registry.load(FLAGS.dataset, options)
     try:
-        result = train_lib.train_and_evaluate(config, dataset, FLAGS.workdir)
+        result = train_lib.train_and_evaluate(
+            config, dataset, FLAGS.workdir, auc_options=auc_options
+        )
     except train_lib.TrainingDivergedError as err:
         logging.error("%s", err)
         runtime.emit_result({"error": str(err), "workdir": FLAGS.workdir})
@@ -97,17 +108,32 @@ def main(argv):
         os.path.join(FLAGS.workdir, "result.json"), runtime.to_json(result, indent=2) + "\n"
     )
     del result["history"]
-    test, pop, oracle = result["test"], result["popularity"], result["oracle"]
-    summary = (
-        f"DVBPR on {dataset.name}: test AUC {test['auc']:.4f} (cold {test['auc_cold']:.4f}, "
-        f"sampled-100 {test['auc_sampled100']:.4f}), best epoch {result['best_epoch']}"
-    )
+    pop, oracle = result["popularity"], result["oracle"]
+    summary = f"DVBPR on {dataset.name}: {_test_line(result)}, best epoch {result['best_epoch']}"
     if pop:
         summary += f"; popularity {pop['auc']:.4f}"
     if oracle:
         summary += f"; oracle {oracle['auc']:.4f}"
     sys.stderr.write(summary + f"; {result['wall_seconds']:.0f}s\n")
     runtime.emit_result(result)
+
+
+def _auc_options():
+    try:
+        return eval_flags.auc_options_from_flags()
+    except ValueError as err:
+        raise app.UsageError(str(err)) from err
+
+
+def _test_line(result: dict) -> str:
+    """Test AUCs and the split's leak diagnostic, for the closing stderr line."""
+    from eval import auc as auc_lib
+
+    test = result["test"]
+    return (
+        f"test AUC {test['auc']:.4f} (cold {test['auc_cold']:.4f}, warm {test['auc_warm']:.4f}, "
+        f"sampled-100 {test['auc_sampled100']:.4f}); split: {auc_lib.format_leak(result['leak'])}"
+    )
 
 
 def _train_baseline() -> None:
@@ -120,8 +146,11 @@ def _train_baseline() -> None:
             f"--model={FLAGS.model!r} is unknown; use dvbpr or one of "
             f"{', '.join(baselines_config.MODELS)}."
         )
-    overrides = {} if FLAGS.seed is None else {"seed": FLAGS.seed}
+    overrides = eval_flags.sampling_from_flags()
+    if FLAGS.seed is not None:
+        overrides["seed"] = FLAGS.seed
     config = baselines_config.get_config(FLAGS.model, grid=FLAGS.grid, **overrides)
+    auc_options = _auc_options()
     dataset = registry.load(FLAGS.dataset, data_flags.options_from_flags())
     features = None
     if config.visual:
@@ -129,17 +158,12 @@ def _train_baseline() -> None:
             dataset, FLAGS.features, FLAGS.feature_cache, FLAGS.mcauley_features
         )
     # train_baseline writes its own resolved config into the workdir.
-    result = baselines.train_baseline(config, dataset, FLAGS.workdir, features=features)
-    runtime.emit_result(
-        dict(
-            model=FLAGS.model,
-            dataset=dataset.name,
-            test=result["test"],
-            validation=result["validation"],
-            hparams=result["hparams"],
-            selection=result["selection"],
-        )
+    result = baselines.train_baseline(
+        config, dataset, FLAGS.workdir, features=features, auc_options=auc_options
     )
+    sys.stderr.write(f"{FLAGS.model} on {dataset.name}: {_test_line(result)}\n")
+    keys = ("model", "dataset", "test", "validation", "leak", "protocol", "hparams", "selection")
+    runtime.emit_result({k: result[k] for k in keys})
 
 
 if __name__ == "__main__":

@@ -103,6 +103,8 @@ class Trainer:
       workdir: where checkpoints, summaries, history and the export go.
       strategy: the distribution strategy (built from `config.strategy`
         when None).
+      auc_options: the metric definitions of every evaluation
+        (`eval.auc.AUCOptions()` when None).
     """
 
     def __init__(
@@ -111,6 +113,7 @@ class Trainer:
         dataset: RecDataset,
         workdir: str,
         strategy: tf.distribute.Strategy | None = None,
+        auc_options: auc_lib.AUCOptions | None = None,
     ):
         if not dataset.has_images:
             raise DataError(
@@ -122,6 +125,7 @@ class Trainer:
         self.config = config
         self.ds = dataset
         self.workdir = workdir
+        self.auc_options = auc_options or auc_lib.AUCOptions()
         self.strategy = strategy or make_strategy(config.strategy)
         self.num_replicas = self.strategy.num_replicas_in_sync
         if config.batch_size % self.num_replicas:
@@ -345,6 +349,7 @@ class Trainer:
                 user_emb,
                 item_emb,
                 user_block=self.config.eval_user_block,
+                options=self.auc_options,
                 seed=self.config.seed,
             )
             for split in splits
@@ -466,18 +471,20 @@ class Trainer:
             self._check_finite_weights()
             self.best.save(checkpoint_number=step)
         logging.info(
-            "epoch %d (step %d): validation AUC %.4f, cold %.4f, sampled-100 %.4f%s (%.1fs)",
+            "epoch %d (step %d): validation AUC %.4f, cold %.4f, warm %.4f, sampled-100 %.4f%s "
+            "(%.1fs)",
             epoch,
             step,
             metrics["auc"],
             metrics["auc_cold"],
+            metrics["auc_warm"],
             metrics["auc_sampled100"],
             " (best so far)" if improved else "",
             time.perf_counter() - t0,
         )
         if writers:
             with writers["validation"].as_default(step=step):
-                for key in ("auc", "auc_cold", "auc_sampled100"):
+                for key in auc_lib.METRICS:
                     tf.summary.scalar(key, metrics[key])
                 tf.summary.image(
                     "top5_recommendations",
@@ -490,7 +497,7 @@ class Trainer:
         return {
             "epoch": epoch,
             "step": step,
-            **{k: metrics[k] for k in ("auc", "auc_cold", "auc_sampled100")},
+            **{k: metrics[k] for k in auc_lib.METRICS},
         }
 
     def _writers(self):
@@ -528,7 +535,7 @@ class Trainer:
 def _split_metrics(m: dict | None) -> dict | None:
     if m is None:
         return None
-    return {k: m[k] for k in ("auc", "auc_cold", "auc_sampled100")}
+    return {k: m[k] for k in auc_lib.METRICS}
 
 
 def train_and_evaluate(
@@ -539,6 +546,7 @@ def train_and_evaluate(
     strategy: tf.distribute.Strategy | None = None,
     export: bool = True,
     baselines: bool = True,
+    auc_options: auc_lib.AUCOptions | None = None,
 ) -> dict:
     """Trains DVBPR, evaluates the best-on-validation checkpoint, exports it.
 
@@ -553,19 +561,23 @@ def train_and_evaluate(
       export: write the SavedModel to WORKDIR/export.
       baselines: also compute the popularity AUC and, when the dataset has
         true scores, the oracle AUC.
+      auc_options: the metric definitions (`eval.auc.AUCOptions()` if None).
 
     Returns:
-      dict with 'validation' and 'test' ({auc, auc_cold, auc_sampled100}
-      of the best checkpoint), 'best_epoch', 'epochs', 'steps',
-      'history' (per-epoch validation), 'popularity' / 'oracle' (test
-      AUCs, or None), 'train_seconds', 'export' (path or None).
+      dict with 'validation' and 'test' ({auc, auc_cold, auc_warm,
+      auc_sampled100} of the best checkpoint), 'best_epoch', 'epochs',
+      'steps', 'history' (per-epoch validation), 'popularity' / 'oracle'
+      (test AUCs, or None), 'leak' (`eval.auc.leak_diagnostic` of the test
+      split), 'protocol' (DVBPR's sampling and the metric definitions),
+      'train_seconds', 'export' (path or None).
 
     Raises:
       TrainingDivergedError: NaN/inf loss; the last good checkpoint is kept.
       DataError: the dataset has no images or no training data.
     """
     t0 = time.perf_counter()
-    trainer = Trainer(config, dataset, workdir, strategy)
+    auc_options = auc_options or auc_lib.AUCOptions()
+    trainer = Trainer(config, dataset, workdir, strategy, auc_options)
     history = trainer.fit()
     train_seconds = time.perf_counter() - t0
     if not trainer.restore_best():
@@ -586,25 +598,36 @@ def train_and_evaluate(
         "train_seconds": train_seconds,
         "popularity": None,
         "oracle": None,
+        "leak": auc_lib.leak_diagnostic(dataset, "test"),
+        # DVBPR's sampler is the release's: user uniform, negatives uniform
+        # over all items outside the user's training set.
+        "protocol": dict(
+            sampling="users",
+            negatives="uniform",
+            cold_threshold=auc_options.cold_threshold,
+            sampled_auc=auc_options.sampled_auc,
+        ),
         "export": None,
     }
     if baselines:
         result["popularity"] = _split_metrics(
-            auc_lib.evaluate_popularity(dataset, "test", seed=config.seed)
+            auc_lib.evaluate_popularity(dataset, "test", options=auc_options, seed=config.seed)
         )
         result["oracle"] = _split_metrics(
-            auc_lib.evaluate_true_scores(dataset, "test", seed=config.seed)
+            auc_lib.evaluate_true_scores(dataset, "test", options=auc_options, seed=config.seed)
         )
     if export and trainer.is_chief:
         path = os.path.join(workdir, "export")
         export_lib.export_recommender(trainer.model, dataset, config, path, item_emb=item_emb)
         result["export"] = path
     logging.info(
-        "best epoch %d: test AUC %.4f (cold %.4f, sampled-100 %.4f)",
+        "best epoch %d: test AUC %.4f (cold %.4f, warm %.4f, sampled-100 %.4f). Split: %s.",
         result["best_epoch"],
         result["test"]["auc"],
         result["test"]["auc_cold"],
+        result["test"]["auc_warm"],
         result["test"]["auc_sampled100"],
+        auc_lib.format_leak(result["leak"]),
     )
     return result
 

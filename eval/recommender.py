@@ -10,9 +10,11 @@ product (`dvbpr_tf.export` writes such exports). The catalogue is embedded
 once through the export's own `item_embedding` (images resized to the
 export's `image_size` by the project's one resize, so the export sees what
 training saw), the users through `user_embedding`; then `eval.auc` computes
-the paper's AUC, the cold-item AUC and the sampled-100 AUC on validation and
-test. Ends with one JSON line:
-{"validation": {"auc", "auc_cold", "auc_sampled100"}, "test": {...}, ...}.
+the paper's AUC, the cold- and warm-item AUCs and the sampled-100 AUC on
+validation and test (--cold_threshold, --sampled_auc), and the split's leak
+diagnostic. Ends with one JSON line:
+{"validation": {"auc", "auc_cold", "auc_warm", "auc_sampled100"}, "test": {...},
+ "leak": {...}, ...}.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --rec
 from common import runtime
 from data import flags as data_flags
 from data import registry
+from eval import auc as auc_lib
+from eval import flags as eval_flags
 from eval.recommender_lib import evaluate_export
 
 flags.DEFINE_string("export", None, "SavedModel folder of the recommender (e.g. WORKDIR/export).")
@@ -40,6 +44,10 @@ def main(argv):
     if not FLAGS.export:
         raise app.UsageError("--export=DIR is required (a recommender SavedModel).")
     t0 = time.perf_counter()
+    try:
+        auc_options = eval_flags.auc_options_from_flags()
+    except ValueError as err:
+        raise app.UsageError(str(err)) from err
     if FLAGS.workdir:
         runtime.write_config(
             FLAGS.workdir,
@@ -49,12 +57,22 @@ def main(argv):
                 "batch_size": FLAGS.batch_size,
                 "sampled_seed": FLAGS.sampled_seed,
                 "data_options": data_flags.options_from_flags(),
+                "auc": auc_options,
             },
         )
     ds = registry.load(FLAGS.dataset, data_flags.options_from_flags())
-    result = evaluate_export(FLAGS.export, ds, batch_size=FLAGS.batch_size, seed=FLAGS.sampled_seed)
-    result.update(dataset=ds.name, export=FLAGS.export, wall_seconds=time.perf_counter() - t0)
+    result = evaluate_export(
+        FLAGS.export, ds, batch_size=FLAGS.batch_size, seed=FLAGS.sampled_seed, options=auc_options
+    )
+    result.update(
+        dataset=ds.name,
+        export=FLAGS.export,
+        leak=auc_lib.leak_diagnostic(ds, "test"),
+        auc=auc_options,
+        wall_seconds=time.perf_counter() - t0,
+    )
     logging.info("validation %s test %s", result["validation"], result["test"])
+    logging.info("Split: %s.", auc_lib.format_leak(result["leak"]))
     if FLAGS.workdir:
         runtime.atomic_write_text(
             os.path.join(FLAGS.workdir, "result.json"), runtime.to_json(result, indent=2) + "\n"

@@ -18,8 +18,6 @@ from data import pipeline
 from data.core import DataError, RecDataset
 from eval import auc as auc_lib
 
-_METRICS = ("auc", "auc_cold", "auc_sampled100")
-
 
 def load_export(export_dir: str):
     """tf.saved_model.load with a message that says what is wrong."""
@@ -80,16 +78,23 @@ def embed_with_export(loaded, ds: RecDataset, batch_size: int = 256):
     return user_emb, item_emb
 
 
-def evaluate_export(export_dir: str, ds: RecDataset, *, batch_size: int = 256, seed: int = 0):
+def evaluate_export(
+    export_dir: str,
+    ds: RecDataset,
+    *,
+    batch_size: int = 256,
+    seed: int = 0,
+    options: auc_lib.AUCOptions | None = None,
+):
     """AUC of an exported recommender on validation and test.
 
     Returns:
-      {"validation": {auc, auc_cold, auc_sampled100}, "test": {...}}.
+      {"validation": {auc, auc_cold, auc_warm, auc_sampled100}, "test": {...}}.
     """
     loaded = load_export(export_dir)
     user_emb, item_emb = embed_with_export(loaded, ds, batch_size)
     out = {}
     for split in ("validation", "test"):
-        m = auc_lib.evaluate_embeddings(ds, split, user_emb, item_emb, seed=seed)
-        out[split] = {k: m[k] for k in _METRICS}
+        m = auc_lib.evaluate_embeddings(ds, split, user_emb, item_emb, options=options, seed=seed)
+        out[split] = {k: m[k] for k in auc_lib.METRICS}
     return out

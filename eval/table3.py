@@ -12,9 +12,15 @@ and evaluated on test with `eval.auc`. A finished (dataset, method) keeps
 its `results.json` and is not rerun, and unfinished grids resume point by
 point, so the binary is resumable after a kill.
 
-Writes `table3.md` and `table3.csv` (AUC on all items and on cold items, and
-the paper's "h vs d" (DVBPR over BPR-MF) and "h vs best" (DVBPR over the
-best other method) improvements), and TensorBoard's HParams dashboard
+Every baseline trains under the paper's protocol (user uniform, negatives
+uniform over all items) unless --negatives / --sampling say otherwise; the
+protocol and the metric definitions (--cold_threshold, --sampled_auc) are
+written into config.json and both table files.
+
+Writes `table3.md` and `table3.csv` (AUC on all, cold and warm items, the
+AUC of the "no training data" indicator as the split's leak check, and the
+paper's "h vs d" (DVBPR over BPR-MF) and "h vs best" (DVBPR over the best
+other method) improvements), and TensorBoard's HParams dashboard
 (`tensorboard --logdir WORKDIR`: one run per grid point, hparams model /
 dataset / reg / dim, metric hparams/validation_auc). Ends with one JSON line.
 Visual methods need images (or `--mcauley_features`); they are left out,
@@ -30,7 +36,8 @@ from common import runtime
 from data import flags as data_flags
 from data.core import DataError
 from dvbpr_tf import baselines_config as bc
-from eval.table3_lib import METHODS, run_table
+from eval import flags as eval_flags
+from eval.table3_lib import METHODS, SETTINGS, run_table
 
 flags.DEFINE_list(
     "datasets", ["synthetic_fashion"], "Registry names of the datasets (rows of the table)."
@@ -65,6 +72,10 @@ def main(argv):
     del argv
     if not FLAGS.workdir:
         raise app.UsageError("--workdir is required.")
+    try:
+        auc_options = eval_flags.auc_options_from_flags()
+    except ValueError as err:
+        raise app.UsageError(str(err)) from err
     config = dict(
         datasets=FLAGS.datasets,
         models=FLAGS.models,
@@ -76,6 +87,8 @@ def main(argv):
         mcauley_features=FLAGS.mcauley_features,
         dvbpr_epochs=FLAGS.dvbpr_epochs,
         dvbpr_from=FLAGS.dvbpr_from,
+        protocol_overrides=eval_flags.sampling_from_flags(),
+        auc_options=auc_options,
     )
     runtime.write_config(FLAGS.workdir, config)
     try:
@@ -86,13 +99,17 @@ def main(argv):
         raise app.UsageError(str(err)) from err
     with open(out["markdown"]) as f:
         logging.info("Table III:\n%s", f.read())
+    short = {setting: key.removeprefix("auc_") for setting, key in SETTINGS}
+    short["All Items"] = "all"
     table = {
-        f"{r['dataset']}/{'all' if r['setting'].startswith('All') else 'cold'}": {
-            m: r[m] for m in FLAGS.models
+        f"{r['dataset']}/{short[r['setting']]}": {
+            m: r[m] for m in (*FLAGS.models, "leak_indicator")
         }
         for r in out["rows"]
     }
-    runtime.emit_result(dict(markdown=out["markdown"], csv=out["csv"], auc=table))
+    runtime.emit_result(
+        dict(markdown=out["markdown"], csv=out["csv"], protocol=out["protocol"], auc=table)
+    )
 
 
 if __name__ == "__main__":

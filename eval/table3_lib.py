@@ -23,8 +23,13 @@ from data import registry
 from data.core import DataError, RecDataset
 from dvbpr_tf import baselines
 from dvbpr_tf import baselines_config as bc
+from eval import auc as auc_lib
 
 METHODS = (*bc.MODELS, "dvbpr")
+# Rows per dataset: (setting shown, key of the eval.auc dict).
+SETTINGS = (("All Items", "auc"), ("Cold Items", "auc_cold"), ("Warm Items", "auc_warm"))
+# The column of the 'no training data' indicator scorer (eval.auc.leak_diagnostic).
+LEAK_COLUMN = "leak_indicator"
 
 # The paper's Amazon Fashion row (Table III), for comparison in the report:
 # method -> (AUC on all items, AUC on cold items).
@@ -59,24 +64,32 @@ def improvement(h: float | None, other: float | None) -> float | None:
     return (h - other) / other
 
 
-def table_rows(results: dict, models: list[str]) -> list[dict]:
+def table_rows(results: dict, models: list[str], leak: dict | None = None) -> list[dict]:
     """One row per (dataset, setting) with each method's AUC and the improvements.
 
     Args:
-      results: {dataset: {method: result dict with test.auc / test.auc_cold}}.
+      results: {dataset: {method: result dict with test.auc / auc_cold / auc_warm}}.
       models: methods in column order.
+      leak: optional {dataset: eval.auc dict of the 'no training data'
+        indicator scorer on test}, shown as its own column (not a method:
+        it never counts as "best").
 
     Returns:
-      Rows {dataset, setting, <method>: AUC or None, h_vs_d, h_vs_best}.
+      Rows {dataset, setting, <method>: AUC or None, leak_indicator, h_vs_d,
+      h_vs_best}.
     """
     rows = []
     for dataset, by_model in results.items():
-        for setting, key in (("All Items", "auc"), ("Cold Items", "auc_cold")):
+        for setting, key in SETTINGS:
             row = dict(dataset=dataset, setting=setting)
             for m in models:
                 r = by_model.get(m)
                 value = r["test"].get(key) if r else None
                 row[m] = None if value is None or not np.isfinite(value) else float(value)
+            indicator = (leak or {}).get(dataset, {}).get(key)
+            row[LEAK_COLUMN] = (
+                None if indicator is None or not np.isfinite(indicator) else float(indicator)
+            )
             h = row.get("dvbpr")
             others = [row[m] for m in models if m != "dvbpr" and row.get(m) is not None]
             row["h_vs_d"] = improvement(h, row.get("bprmf"))
@@ -92,9 +105,14 @@ def _fmt(value, pct=False) -> str:
 
 
 def to_markdown(rows: list[dict], models: list[str], notes: list[str]) -> str:
-    """Table III as Markdown, best method per row in bold, the paper's row below."""
+    """Table III as Markdown, best method per row in bold, the paper's row below.
+
+    The last method-like column is the 'no training data' indicator (the
+    split's leak check): a method at or below it on all items has learned
+    less than which items are new.
+    """
     names = [bc.DISPLAY_NAMES[m] for m in models]
-    head = ["Dataset", "Setting", *names, "h vs. d", "h vs. best"]
+    head = ["Dataset", "Setting", *names, "leak ind.", "h vs. d", "h vs. best"]
     out = io.StringIO()
     out.write("| " + " | ".join(head) + " |\n")
     out.write("|" + "---|" * len(head) + "\n")
@@ -105,6 +123,7 @@ def to_markdown(rows: list[dict], models: list[str], notes: list[str]) -> str:
         out.write(
             f"| {row['dataset']} | {row['setting']} | "
             + " | ".join(cells)
+            + f" | {_fmt(row.get(LEAK_COLUMN))}"
             + f" | {_fmt(row['h_vs_d'], True)} | {_fmt(row['h_vs_best'], True)} |\n"
         )
     for setting, key in (("All Items", "all"), ("Cold Items", "cold")):
@@ -115,22 +134,24 @@ def to_markdown(rows: list[dict], models: list[str], notes: list[str]) -> str:
         out.write(
             f"| *paper: Amazon Fashion* | {setting} | "
             + " | ".join(cells)
-            + f" | {_fmt(improvement(h, d), True)} | {_fmt(improvement(h, best), True)} |\n"
+            + f" | n/a | {_fmt(improvement(h, d), True)} | {_fmt(improvement(h, best), True)} |\n"
         )
     if notes:
         out.write("\n" + "\n".join(f"- {n}" for n in notes) + "\n")
     return out.getvalue()
 
 
-def to_csv(rows: list[dict], models: list[str]) -> str:
+def to_csv(rows: list[dict], models: list[str], protocol: dict) -> str:
+    """Table III as CSV: one line per row, the protocol's fields repeated on each."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["dataset", "setting", *models, "h_vs_d", "h_vs_best"])
+    numbers = [*models, LEAK_COLUMN, "h_vs_d", "h_vs_best"]
+    writer.writerow(["dataset", "setting", *numbers, *protocol])
     for row in rows:
         writer.writerow(
             [row["dataset"], row["setting"]]
-            + ["" if row[m] is None else f"{row[m]:.6f}" for m in models]
-            + ["" if row[k] is None else f"{row[k]:.6f}" for k in ("h_vs_d", "h_vs_best")]
+            + ["" if row.get(k) is None else f"{row[k]:.6f}" for k in numbers]
+            + list(protocol.values())
         )
     return out.getvalue()
 
@@ -154,7 +175,9 @@ def write_hparams_config(logdir: str) -> None:
     writer.close()
 
 
-def run_dvbpr(ds, dataset_name: str, workdir: str, epochs: int | None) -> dict:
+def run_dvbpr(
+    ds, dataset_name: str, workdir: str, epochs: int | None, auc_options: auc_lib.AUCOptions
+) -> dict:
     """DVBPR's row: `dvbpr_tf.train_lib.train_and_evaluate` with the dataset's preset."""
     import dataclasses
 
@@ -164,9 +187,12 @@ def run_dvbpr(ds, dataset_name: str, workdir: str, epochs: int | None) -> dict:
     config = dvbpr_config.get_preset(dvbpr_config.preset_for_dataset(dataset_name))
     if epochs is not None:
         config = dataclasses.replace(config, epochs=epochs)
-    runtime.write_config(workdir, config)
-    out = train_lib.train_and_evaluate(config, ds, workdir, export=False, baselines=False)
-    result = dict(model="dvbpr", dataset=ds.name, test=out["test"], validation=out["validation"])
+    runtime.write_config(workdir, dict(dvbpr=config, auc=auc_options))
+    out = train_lib.train_and_evaluate(
+        config, ds, workdir, export=False, baselines=False, auc_options=auc_options
+    )
+    result = {k: out[k] for k in ("test", "validation", "leak", "protocol")}
+    result.update(model="dvbpr", dataset=ds.name)
     result["hparams"] = dict(preset=config.preset, epochs=config.epochs)
     runtime.atomic_write_text(
         os.path.join(workdir, "results.json"), runtime.to_json(result, indent=2) + "\n"
@@ -174,11 +200,14 @@ def run_dvbpr(ds, dataset_name: str, workdir: str, epochs: int | None) -> dict:
     return result
 
 
-def dvbpr_from_workdir(train_workdir: str, dataset: RecDataset) -> dict:
+def dvbpr_from_workdir(
+    train_workdir: str, dataset: RecDataset, auc_options: auc_lib.AUCOptions
+) -> dict:
     """DVBPR's row from a finished `dvbpr_tf.train` run, checked against `dataset`.
 
     Raises:
-      DataError: no result.json there, or one for another dataset.
+      DataError: no result.json there, one for another dataset, or one whose
+        AUCs were defined otherwise (older runs without warm AUC included).
     """
     path = os.path.join(train_workdir, "result.json")
     if not os.path.exists(path):
@@ -193,14 +222,36 @@ def dvbpr_from_workdir(train_workdir: str, dataset: RecDataset) -> dict:
             f"--dvbpr_from={train_workdir} was trained on {trained.get('dataset')!r}, "
             f"not {dataset.name!r}: pass the run of this dataset."
         )
+    metric_fields = dict(
+        cold_threshold=auc_options.cold_threshold, sampled_auc=auc_options.sampled_auc
+    )
+    used = {k: trained.get("protocol", {}).get(k) for k in metric_fields}
+    if used != metric_fields or "auc_warm" not in trained["test"]:
+        raise DataError(
+            f"--dvbpr_from={train_workdir} was evaluated with {used} (and no warm AUC when "
+            f"None), not {metric_fields}: rerun its `dvbpr_tf.train` command with these flags "
+            "and the same --workdir (it resumes the finished training and evaluates again)."
+        )
     return dict(
         model="dvbpr",
         dataset=dataset.name,
         test=trained["test"],
         validation=trained["validation"],
+        leak=trained.get("leak"),
+        protocol=trained["protocol"],
         hparams=dict(preset=trained.get("preset"), epochs=trained.get("epochs")),
         source=os.path.abspath(train_workdir),
     )
+
+
+def _check_protocol(path: str, result: dict, expected: dict) -> None:
+    """A finished result may be reused only under the protocol it was run with."""
+    used = {k: result.get("protocol", {}).get(k) for k in expected}
+    if used != expected:
+        raise DataError(
+            f"{path} was run with protocol {used}, not {expected}: use another --workdir, "
+            "or delete that folder to rerun it under these flags."
+        )
 
 
 def run_table(
@@ -217,16 +268,25 @@ def run_table(
     dvbpr_epochs: int | None = None,
     dvbpr_from: str | None = None,
     data_options=None,
+    protocol_overrides: dict | None = None,
+    auc_options: auc_lib.AUCOptions | None = None,
 ) -> dict:
     """Trains and evaluates every (dataset, method); writes table3.md / .csv.
 
     `dvbpr_from` (one dataset only) takes DVBPR's row from a finished
     `dvbpr_tf.train` workdir instead of training DVBPR again.
+    `protocol_overrides` ({negatives, sampling, select_on}; the paper's
+    protocol when None) and `auc_options` (`eval.auc.AUCOptions()` when
+    None) apply to every method and are written into both table files.
 
     Returns:
       dict with `results` {dataset: {method: result}}, `rows` (see
-      `table_rows`), `notes`, and the paths of the Markdown and CSV files.
+      `table_rows`), `notes`, `protocol`, and the paths of the Markdown and
+      CSV files.
     """
+    protocol_overrides = dict(protocol_overrides or {})
+    auc_options = auc_options or auc_lib.AUCOptions()
+    protocol = baselines.protocol(bc.get_config("bprmf", **protocol_overrides), auc_options)
     unknown = [m for m in models if m not in METHODS]
     if unknown:
         raise DataError(f"Unknown --models {unknown}; use any of {', '.join(METHODS)}.")
@@ -234,27 +294,35 @@ def run_table(
         raise DataError("--dvbpr_from names one DVBPR run, so it needs exactly one dataset.")
     os.makedirs(workdir, exist_ok=True)
     write_hparams_config(workdir)
-    results, notes = {}, []
+    results, notes, leak = {}, [], {}
     for name in datasets:
         ds = registry.load(name, data_options)
         results[name] = {}
         feats = None
+        leak[name] = auc_lib.evaluate_leak_indicator(ds, "test", options=auc_options, seed=seed)
+        notes.append(f"{name}: {auc_lib.format_leak(auc_lib.leak_diagnostic(ds, 'test'))}.")
         for model in models:
             sub = os.path.join(workdir, *name.split("/"), model)
             done = os.path.join(sub, "results.json")
             if os.path.exists(done):
                 with open(done) as f:
                     results[name][model] = json.load(f)
+                expected = (
+                    {k: protocol[k] for k in ("cold_threshold", "sampled_auc")}
+                    if model == "dvbpr"
+                    else protocol
+                )
+                _check_protocol(done, results[name][model], expected)
                 logging.info("%s / %s already done; reusing %s.", name, model, done)
                 continue
             if model == "dvbpr" and dvbpr_from:
-                results[name][model] = dvbpr_from_workdir(dvbpr_from, ds)
+                results[name][model] = dvbpr_from_workdir(dvbpr_from, ds, auc_options)
                 continue
             if model == "dvbpr":
                 if not ds.has_images:
                     notes.append(f"{name}: DVBPR needs images; left out.")
                     continue
-                results[name][model] = run_dvbpr(ds, name, sub, dvbpr_epochs)
+                results[name][model] = run_dvbpr(ds, name, sub, dvbpr_epochs, auc_options)
                 continue
             if model in bc.VISUAL_MODELS:
                 if not ds.has_images and features != "mcauley":
@@ -266,11 +334,13 @@ def run_table(
                     feats = features_lib.load_features(
                         ds, features, feature_cache, mcauley_features
                     )
-            overrides = dict(seed=seed, validation_seed=seed)
+            overrides = dict(seed=seed, validation_seed=seed, **protocol_overrides)
             if epochs is not None and model in bc.TRAINED_MODELS:
                 overrides["epochs"] = epochs
             config = bc.get_config(model, grid=grid, **overrides)
-            results[name][model] = baselines.train_baseline(config, ds, sub, features=feats)
+            results[name][model] = baselines.train_baseline(
+                config, ds, sub, features=feats, auc_options=auc_options
+            )
         if name.partition("/")[0] == "amazon_fashion_interactions":
             for m, (who, value) in AMAZON_INTERACTIONS_REFERENCE.items():
                 if m in results[name]:
@@ -286,9 +356,20 @@ def run_table(
             )
     if any(m in bc.VISUAL_MODELS for m in models):
         notes.append(f"Visual features: {features}.")
-    rows = table_rows(results, models)
+    notes.append(
+        "Protocol: "
+        + ", ".join(f"{k}={v}" for k, v in protocol.items())
+        + " (baselines; DVBPR samples as the release, user uniform and negatives uniform, "
+        "and selects its epoch on all-items validation AUC). Cold: fewer than "
+        f"{auc_options.cold_threshold} training observations. Warm: items with training data, "
+        "against such items. 'leak ind.': the scorer that knows only which items have no "
+        "training data."
+    )
+    rows = table_rows(results, models, leak)
     md_path = os.path.join(workdir, "table3.md")
     csv_path = os.path.join(workdir, "table3.csv")
     runtime.atomic_write_text(md_path, to_markdown(rows, models, notes))
-    runtime.atomic_write_text(csv_path, to_csv(rows, models))
-    return dict(results=results, rows=rows, notes=notes, markdown=md_path, csv=csv_path)
+    runtime.atomic_write_text(csv_path, to_csv(rows, models, protocol))
+    return dict(
+        results=results, rows=rows, notes=notes, protocol=protocol, markdown=md_path, csv=csv_path
+    )

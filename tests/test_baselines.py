@@ -266,6 +266,41 @@ def test_sampler_draws_valid_triplets(sampling, negatives):
     )
 
 
+def test_sampler_statistics_of_the_paper_protocol_and_the_leaky_one():
+    """users: every user equally often; uniform: held-out-only items drawn; observed: never."""
+    rng = np.random.default_rng(3)
+    num_users, num_items, held_out_only = 30, 80, np.arange(70, 80)
+    # User u has 1 + u % 6 training items among 0..69; items 70..79 exist only as test items.
+    train = [(u, i) for u in range(num_users) for i in rng.choice(70, 1 + u % 6, replace=False)]
+    test = [(u, 70 + u % 10) for u in range(num_users)]
+    ds = _dataset(train, num_users, num_items, test=test)
+    seed = tf.constant([9, 1], tf.int64)
+    config = bc.get_config("bprmf")
+    assert (config.sampling, config.negatives) == ("users", "uniform")  # the paper's protocol
+    train_set = {tuple(r) for r in ds.train}
+    draws = {}
+    for negatives in ("uniform", "observed"):
+        sampler = baselines.TripletSampler(ds.train, num_users, num_items, "users", negatives)
+        users, _ = sampler.positives(seed, 30000)
+        neg, valid = sampler.negatives(users, seed)
+        u, n, v = users.numpy(), neg.numpy(), valid.numpy()
+        assert not any((a, b) in train_set for a, b in zip(u[v], n[v], strict=True))
+        draws[negatives] = n[v]
+        # User uniform: each user's share within 5 standard errors of 1/30.
+        share = np.bincount(u, minlength=num_users) / len(u)
+        assert np.abs(share - 1 / 30).max() < 5 * np.sqrt((1 / 30) * (29 / 30) / len(u))
+    uniform_share = np.isin(draws["uniform"], held_out_only).mean()
+    # Uniform over the 80 - (the user's train items) candidates: about 10/77.
+    assert 0.11 < uniform_share < 0.15
+    assert not np.isin(draws["observed"], held_out_only).any()
+    # "pairs" draws users in proportion to their training items instead.
+    sampler = baselines.TripletSampler(ds.train, num_users, num_items, "pairs", "uniform")
+    users, _ = sampler.positives(seed, 30000)
+    share = np.bincount(users.numpy(), minlength=num_users) / 30000
+    counts = np.bincount(ds.train[:, 0], minlength=num_users)
+    np.testing.assert_allclose(share, counts / counts.sum(), atol=0.006)
+
+
 # ---------------------------------------------------------------------------
 # VisRank, PopRank, RAND.
 

@@ -23,15 +23,21 @@ def tiny():
     return registry.load(DATASET)
 
 
-def _fake_dvbpr_run(path, dataset_name, auc, auc_cold):
+def _fake_dvbpr_run(path, dataset_name, auc, auc_cold, cold_threshold=5):
     """A finished `dvbpr_tf.train` workdir: only its result.json matters here."""
     path.mkdir(parents=True, exist_ok=True)
     result = dict(
         dataset=dataset_name,
         preset="small",
         epochs=3,
-        test=dict(auc=auc, auc_cold=auc_cold),
-        validation=dict(auc=auc - 0.01, auc_cold=auc_cold - 0.01),
+        test=dict(auc=auc, auc_cold=auc_cold, auc_warm=auc + 0.01),
+        validation=dict(auc=auc - 0.01, auc_cold=auc_cold - 0.01, auc_warm=auc),
+        protocol=dict(
+            sampling="users",
+            negatives="uniform",
+            cold_threshold=cold_threshold,
+            sampled_auc="uniform",
+        ),
     )
     (path / "result.json").write_text(json.dumps(result))
     return str(path)
@@ -43,19 +49,33 @@ def test_run_table_rows_files_and_resume(tmp_path, tiny, monkeypatch):
     out = table3_lib.run_table(
         [DATASET], MODELS, workdir, grid="none", epochs=5, dvbpr_from=dvbpr_dir
     )
-    all_row, cold_row = out["rows"]
-    assert (all_row["setting"], cold_row["setting"]) == ("All Items", "Cold Items")
+    all_row, cold_row, warm_row = out["rows"]
+    assert [r["setting"] for r in out["rows"]] == ["All Items", "Cold Items", "Warm Items"]
 
     # PopRank's entry is exactly the popularity AUC of eval.auc on test.
     pop = auc_lib.evaluate_popularity(tiny, "test")
     assert all_row["poprank"] == pytest.approx(pop["auc"], abs=1e-9)
     assert cold_row["poprank"] == pytest.approx(pop["auc_cold"], abs=1e-9)
+    assert warm_row["poprank"] == pytest.approx(pop["auc_warm"], abs=1e-9)
     assert abs(all_row["rand"] - 0.5) < 0.1
     assert 0.0 < all_row["bprmf"] < 1.0
+    # The leak check: the 'no training data' indicator, exact, and at chance on warm items.
+    leak = auc_lib.leak_diagnostic(tiny, "test")
+    assert all_row["leak_indicator"] == pytest.approx(leak["indicator_auc"], abs=1e-9)
+    assert warm_row["leak_indicator"] == 0.5
+    assert out["protocol"] == dict(
+        sampling="users",
+        negatives="uniform",
+        select_on="auc_warm",
+        cold_threshold=5,
+        sampled_auc="uniform",
+    )
+    bprmf = json.load(open(f"{workdir}/{DATASET}/bprmf/results.json"))
+    assert bprmf["protocol"] == out["protocol"]
 
     # DVBPR's entries come from the reused run; the improvements are the paper's.
-    assert (all_row["dvbpr"], cold_row["dvbpr"]) == (0.9, 0.8)
-    for row in (all_row, cold_row):
+    assert (all_row["dvbpr"], cold_row["dvbpr"], warm_row["dvbpr"]) == (0.9, 0.8, 0.91)
+    for row in (all_row, cold_row, warm_row):
         best_other = max(row[m] for m in ("rand", "poprank", "bprmf"))
         assert row["h_vs_d"] == pytest.approx((row["dvbpr"] - row["bprmf"]) / row["bprmf"])
         assert row["h_vs_best"] == pytest.approx((row["dvbpr"] - best_other) / best_other)
@@ -63,11 +83,13 @@ def test_run_table_rows_files_and_resume(tmp_path, tiny, monkeypatch):
     markdown = open(out["markdown"]).read()
     assert "| **0.9000** |" in markdown  # the row's best is bold
     assert "*paper: Amazon Fashion*" in markdown and "0.7964" in markdown
+    assert "Protocol: sampling=users, negatives=uniform" in markdown
     with open(out["csv"]) as f:
         records = list(csv.DictReader(f))
-    assert [r["setting"] for r in records] == ["All Items", "Cold Items"]
+    assert [r["setting"] for r in records] == ["All Items", "Cold Items", "Warm Items"]
     assert float(records[0]["bprmf"]) == pytest.approx(all_row["bprmf"], abs=1e-6)
     assert float(records[1]["h_vs_best"]) == pytest.approx(cold_row["h_vs_best"], abs=1e-6)
+    assert records[2]["negatives"] == "uniform" and records[2]["sampling"] == "users"
 
     # A rerun reuses every finished method and trains nothing.
     def refuse(*args, **kwargs):
@@ -78,6 +100,17 @@ def test_run_table_rows_files_and_resume(tmp_path, tiny, monkeypatch):
         [DATASET], MODELS, workdir, grid="none", epochs=5, dvbpr_from=dvbpr_dir
     )
     assert again["rows"] == out["rows"]
+    # ... but not under another protocol: it says so instead of mixing protocols.
+    with pytest.raises(DataError, match="protocol"):
+        table3_lib.run_table(
+            [DATASET],
+            MODELS,
+            workdir,
+            grid="none",
+            epochs=5,
+            dvbpr_from=dvbpr_dir,
+            protocol_overrides=dict(negatives="observed"),
+        )
 
 
 def test_run_table_rejects_bad_input(tmp_path, tiny):
@@ -90,6 +123,9 @@ def test_run_table_rejects_bad_input(tmp_path, tiny):
     other = _fake_dvbpr_run(tmp_path / "other", "fashion_mnist_users", 0.8, 0.7)
     with pytest.raises(DataError, match="trained on 'fashion_mnist_users'"):
         table3_lib.run_table([DATASET], ["dvbpr"], str(tmp_path / "c"), dvbpr_from=other)
+    stale = _fake_dvbpr_run(tmp_path / "stale", DATASET, 0.8, 0.7, cold_threshold=6)
+    with pytest.raises(DataError, match="rerun its `dvbpr_tf.train`"):
+        table3_lib.run_table([DATASET], ["dvbpr"], str(tmp_path / "e"), dvbpr_from=stale)
     with pytest.raises(DataError, match="exactly one dataset"):
         table3_lib.run_table([DATASET, DATASET], ["dvbpr"], str(tmp_path / "d"), dvbpr_from=other)
 
