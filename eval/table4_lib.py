@@ -224,7 +224,8 @@ def delta_hat_images(
 
 def preference_stats(scores: np.ndarray) -> dict:
     """Mean and std over trials of the per-trial mean score ([T, k] -> dict)."""
-    mean, std = report.mean_std(np.asarray(scores).mean(axis=1))
+    # float64 throughout, so that this mean and `paired_difference` agree exactly.
+    mean, std = report.mean_std(np.asarray(scores, np.float64).mean(axis=1))
     return {"mean": mean, "std": std}
 
 
@@ -239,7 +240,9 @@ def paired_difference(better: np.ndarray, baseline: np.ndarray) -> dict:
       its standard error (std / sqrt(T)), z = mean / standard error, and the
       share of trials where `better` is higher.
     """
-    diff = np.asarray(better, np.float64).mean(axis=1) - np.asarray(baseline).mean(axis=1)
+    diff = np.asarray(better, np.float64).mean(axis=1) - np.asarray(baseline, np.float64).mean(
+        axis=1
+    )
     n = len(diff)
     std = float(diff.std(ddof=1)) if n > 1 else float("nan")
     sem = std / np.sqrt(n) if n > 1 else float("nan")
