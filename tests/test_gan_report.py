@@ -10,8 +10,8 @@ from gan_testlib import two_category_dataset
 from PIL import Image
 
 from data.core import DataError
+from eval import gan_metrics, quality
 from eval import gan_report_lib as gan_report
-from eval import quality
 
 
 @dataclasses.dataclass
@@ -19,7 +19,7 @@ class StandInGAN:
     """Returns real images: of the requested category, the other one, or one image per category."""
 
     ds: object
-    mode: str  # "perfect", "swapped" or "collapsed"
+    mode: str  # "perfect", "swapped", "collapsed" or "checkerboard"
     resolution: int = 16
     channels: int = 3
     num_categories: int = 2
@@ -30,17 +30,36 @@ class StandInGAN:
         rng = np.random.default_rng(seed)
         cats = np.asarray(self.ds.categories)
         category = np.repeat(np.arange(2, dtype=np.int32), per_category)
-        shown = {"perfect": (0, 1), "swapped": (1, 0), "collapsed": (0, 1)}[self.mode]
+        shown = (1, 0) if self.mode == "swapped" else (0, 1)
         items = np.concatenate([rng.choice(np.flatnonzero(cats == c), per_category) for c in shown])
         if self.mode == "collapsed":
             items = np.repeat(items[[0, per_category]], per_category)
         uint8 = quality.real_images(self.ds, items, 16, 3)
+        if self.mode == "checkerboard":
+            # The period-2 pattern of a stride-2 transposed conv's uneven overlap.
+            yy, xx = np.indices((16, 16))
+            board = np.where((yy + xx) % 2, 40, -40)[None, :, :, None]
+            uint8 = np.clip(uint8.astype(np.int64) + board, 0, 255).astype(np.uint8)
         return {
             "category": category,
             "images": quality.to_unit_range(uint8),
             "images_uint8": uint8,
             "shown_items": items,
         }
+
+
+def _fake_imagenet_features(images):
+    """A cheap stand-in feature space (mean colour, contrast, 4x4 thumbnail): the plumbing is under test."""
+    images = np.asarray(images, np.float64)
+    n, size = len(images), images.shape[1]
+    thumb = images.mean(-1).reshape(n, 4, size // 4, 4, size // 4).mean((2, 4)).reshape(n, 16)
+    return np.concatenate([images.mean((1, 2)), images.std((1, 2)), thumb], 1)
+
+
+@pytest.fixture(autouse=True)
+def fast_imagenet(monkeypatch):
+    monkeypatch.setattr(gan_metrics, "imagenet_available", lambda: True)
+    monkeypatch.setattr(gan_metrics, "imagenet_features", _fake_imagenet_features)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +70,7 @@ def setup():
     return ds, clf
 
 
-def _report(setup, mode, tmp_path):
+def _report(setup, mode, tmp_path, **kwargs):
     ds, clf = setup
     return gan_report.gan_report(
         StandInGAN(ds, mode),
@@ -60,6 +79,7 @@ def _report(setup, mode, tmp_path):
         samples_per_category=12,
         figure_samples=3,
         classifier=clf,
+        **kwargs,
     )
 
 
@@ -79,7 +99,23 @@ def test_perfect_generator_passes(setup, tmp_path):
     assert report["nearest_l1_mean"] == 0.0
     fig = np.asarray(Image.open(report["fig4"]))
     assert fig.shape[0] == 2 * (2 * 32 + 12)
-    assert json.load(open(os.path.join(tmp_path, "report.json")))["conditioning_accuracy"] == 1.0
+    saved = json.load(open(os.path.join(tmp_path, "report.json")))
+    assert saved["conditioning_accuracy"] == 1.0
+    # Field metrics: 12 held-out images per category, matched by as many of each.
+    assert report["field_metrics_n"] == 24 and report["precision_recall_k"] == 3
+    assert report["imagenet_metrics"] and report["imagenet_note"] is None
+    for space in ("imagenet", "classifier"):
+        assert saved[f"fid_{space}"] == report[f"fid_{space}"]
+        # Real images as "generated": as close to held-out real as training real images are.
+        assert report[f"fid_{space}"] < 2 * report[f"fid_{space}_real"] + 1e-3
+        assert report[f"precision_{space}"] > 0.7 and report[f"recall_{space}"] > 0.7
+        assert report[f"precision_{space}_real"] > 0.7 and report[f"recall_{space}_real"] > 0.7
+    assert set(report["colour_spread_per_category_generated"]) == {"dark", "bright"}
+    assert np.mean(list(report["colour_spread_per_category_generated"].values())) == (
+        pytest.approx(report["colour_spread_generated"])
+    )
+    assert report["checkerboard_upsamplings"] == 2  # 16 = 4 x 2^2
+    assert 0.8 < report["checkerboard_ratio"] < 1.25 and report["checkerboard_ok"]
 
 
 def test_swapped_and_collapsed_generators_fail(setup, tmp_path):
@@ -91,6 +127,31 @@ def test_swapped_and_collapsed_generators_fail(setup, tmp_path):
     assert collapsed["colour_spread_ratio"] == pytest.approx(0.0, abs=1e-12)
     assert not collapsed["diversity_ok"]
     assert collapsed["conditioning_ok"]  # collapse is invisible to the classifier alone
+    # ... but not to recall: one image per category covers a few of the held-out ones.
+    for space in ("imagenet", "classifier"):
+        assert collapsed[f"recall_{space}"] < 0.3 < collapsed[f"recall_{space}_real"]
+        assert collapsed[f"fid_{space}"] > 2 * collapsed[f"fid_{space}_real"]
+    assert collapsed["colour_spread_per_category_generated"] == {"dark": 0.0, "bright": 0.0}
+
+
+def test_checkerboard_artefacts_fail_the_checkerboard_goal(setup, tmp_path):
+    report = _report(setup, "checkerboard", tmp_path)
+    # The stand-in images are white noise, whose power is spread evenly: a high floor.
+    assert report["checkerboard_period2_ratio"] > 4
+    assert report["checkerboard_ratio"] > gan_report.CHECKERBOARD_RATIO_GOAL
+    assert not report["checkerboard_ok"]
+    assert report["conditioning_ok"]  # the artefacts do not change the category
+
+
+def test_without_imagenet_the_report_says_why(setup, tmp_path, monkeypatch):
+    report = _report(setup, "perfect", tmp_path, imagenet=False)
+    assert report["fid_imagenet"] is None and report["recall_imagenet_real"] is None
+    assert not report["imagenet_metrics"] and "--imagenet=false" in report["imagenet_note"]
+    assert report["fid_classifier"] is not None
+    monkeypatch.setattr(gan_metrics, "imagenet_available", lambda: False)
+    report = _report(setup, "perfect", tmp_path)
+    assert report["fid_imagenet"] is None and "not installed" in report["imagenet_note"]
+    assert report["precision_classifier"] is not None
 
 
 def test_mismatched_dataset_is_refused(setup, tmp_path):
