@@ -35,6 +35,9 @@ import tensorflow as tf
 from data.core import DataError
 from design.optimize import to_rgb
 
+# Kynkaanniemi et al.'s default neighbour for the precision/recall radii.
+PRECISION_RECALL_K = 3
+
 # ---------------------------------------------------------------------------
 # Frechet distance.
 
@@ -140,7 +143,10 @@ def knn_radii(feats: np.ndarray, k: int, max_block_bytes: int = 1 << 26) -> np.n
 
 
 def precision_recall(
-    real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 3, max_block_bytes: int = 1 << 26
+    real_feats: np.ndarray,
+    fake_feats: np.ndarray,
+    k: int = PRECISION_RECALL_K,
+    max_block_bytes: int = 1 << 26,
 ) -> dict:
     """Improved precision and recall (Kynkaanniemi et al. 2019).
 
@@ -363,7 +369,7 @@ def checkerboard_energy(images: np.ndarray, upsamplings: int, chunk: int = 256) 
 # The suite.
 
 
-def compare(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 3) -> dict:
+def compare(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = PRECISION_RECALL_K) -> dict:
     """FID and precision/recall of one feature set against a real one.
 
     Returns:
@@ -417,7 +423,7 @@ def quality_suite(
     real_heldout: np.ndarray,
     generated: np.ndarray,
     feature_fn=None,
-    k: int = 3,
+    k: int = PRECISION_RECALL_K,
     seed: int = 0,
 ) -> dict:
     """FID and precision/recall of generated images, beside real-vs-real, in one feature space.

@@ -39,7 +39,7 @@ def gan_report(
     seed: int = 0,
     classifier: quality.CategoryClassifier | None = None,
     imagenet: bool = True,
-    precision_recall_k: int = 3,
+    precision_recall_k: int = gan_metrics.PRECISION_RECALL_K,
 ) -> dict:
     """Computes the report (see `eval/gan_report.py`) and writes fig4.png.
 
