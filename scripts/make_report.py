@@ -57,12 +57,17 @@ def _headline(step: str, result: dict) -> list[str]:
             f"{result['train_interactions']:,} training interactions, "
             f"{result['categories']} categories; popularity AUC "
             f"{_fmt(result.get('popularity_auc'))}, oracle AUC {_fmt(result.get('oracle_auc'))} "
-            "(the planted preferences scored directly: the ceiling)."
+            "(the planted preferences scored directly: the ceiling). Leak check: "
+            f"{result.get('leak_heldout_only_items')} items exist only as held-out items "
+            f"({_fmt(100 * result.get('leak_heldout_only_row_share', float('nan')), 1)}% of test "
+            f"rows); the 'no training data' indicator scores AUC "
+            f"{_fmt(result.get('leak_indicator_auc'))}."
         ]
     if step == "dvbpr":
         test = result["test"]
         return [
-            f"Test AUC {_fmt(test['auc'])} (cold items {_fmt(test['auc_cold'])}) after "
+            f"Test AUC {_fmt(test['auc'])} (cold items {_fmt(test['auc_cold'])}, warm items "
+            f"{_fmt(test.get('auc_warm'))}) after "
             f"{result['epochs']} epoch(s) of the `{result['preset']}` preset, best epoch "
             f"{result['best_epoch']}; popularity {_fmt(result['popularity']['auc'])}, oracle "
             f"{_fmt(result['oracle']['auc'])}. Export: `{result['export']}`."
