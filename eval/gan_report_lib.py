@@ -258,6 +258,7 @@ def _checkerboard(generated: np.ndarray, real: np.ndarray) -> dict:
     Over all of G's stages the marked rows and columns also cross natural
     images' strong low frequencies, which dilutes the artefacts; the
     period-2 figure (s = 1) is the most artefact-specific one.
+    "checkerboard_ok" needs both generated / real ratios within the goal.
     """
     size = generated.shape[1]
     stages = gan_config.num_upsamplings(size)
@@ -272,6 +273,8 @@ def _checkerboard(generated: np.ndarray, real: np.ndarray) -> dict:
         out[f"checkerboard{suffix}_energy_generated"] = gen
         out[f"checkerboard{suffix}_energy_real"] = ref
         out[f"checkerboard{suffix}_ratio"] = gen / ref if ref > 0 else None
-    ratio = out["checkerboard_ratio"]
-    out["checkerboard_ok"] = bool(ratio is not None and ratio <= CHECKERBOARD_RATIO_GOAL)
+    # Both must meet the goal: on the demo's 32x32 GAN the all-stages ratio was 1.29
+    # while the period-2 one was 36, with the artefacts plain to see in fig4.png.
+    ratios = (out["checkerboard_ratio"], out["checkerboard_period2_ratio"])
+    out["checkerboard_ok"] = all(r is not None and r <= CHECKERBOARD_RATIO_GOAL for r in ratios)
     return out

@@ -116,6 +116,7 @@ def test_perfect_generator_passes(setup, tmp_path):
     )
     assert report["checkerboard_upsamplings"] == 2  # 16 = 4 x 2^2
     assert 0.8 < report["checkerboard_ratio"] < 1.25 and report["checkerboard_ok"]
+    assert 0.8 < report["checkerboard_period2_ratio"] < 1.25
 
 
 def test_swapped_and_collapsed_generators_fail(setup, tmp_path):
@@ -162,3 +163,20 @@ def test_mismatched_dataset_is_refused(setup, tmp_path):
     gan = StandInGAN(ds, "perfect", resolution=32)
     with pytest.raises(ValueError, match="classifier reads 16x16x3"):
         gan_report.gan_report(gan, ds, str(tmp_path), classifier=clf)
+
+
+def test_a_faint_period_2_pattern_fails_though_the_all_stages_ratio_passes():
+    # The demo GAN's case: over periods 2..8 the real images' own low frequencies on the
+    # marked rows hide a faint period-2 checkerboard that is 6x the real images' there.
+    from test_gan_metrics import _smooth_images
+
+    rng = np.random.default_rng(0)
+    real, clean = _smooth_images(rng, 40, 32, 3), _smooth_images(rng, 40, 32, 3)
+    yy, xx = np.indices((32, 32))
+    faint = clean + 0.02 * (-1.0) ** (yy + xx)[None, :, :, None]
+    out = gan_report._checkerboard(faint, real)
+    assert out["checkerboard_upsamplings"] == 3
+    assert out["checkerboard_ratio"] < 1.2 and out["checkerboard_period2_ratio"] > 4
+    assert not out["checkerboard_ok"]
+    clean_out = gan_report._checkerboard(clean, real)
+    assert clean_out["checkerboard_ok"] and clean_out["checkerboard_period2_ratio"] < 1.2
