@@ -49,6 +49,9 @@ import math
 RESOLUTIONS = (32, 64, 128)
 # GANConfig.d_batch_norm: "separate" is the release's, "joint" the small presets'.
 D_BATCH_NORM_MODES = ("separate", "joint")
+# GANConfig.g_upsample: "transpose" is the release's (3x3 stride-2 transposed
+# convs), "resize" nearest-neighbour doubling then a 3x3 conv.
+G_UPSAMPLE_MODES = ("transpose", "resize")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +71,11 @@ class GANConfig:
       g_dense_width: channels of the 4x4 map that G's dense layer makes.
       g_widths: channels of G's stride-2 transposed convs, one per doubling
         from 4x4 to `resolution` (so log2(resolution / 4) entries).
+      g_upsample: how G doubles its maps: "transpose" (the release: a 3x3
+        stride-2 transposed conv, whose kernel overlaps unevenly at stride 2
+        and leaves a checkerboard of period 2; Odena et al. 2016) or "resize"
+        (nearest-neighbour doubling, then a 3x3 conv: the same parameters and
+        receptive field, no uneven overlap).
       g_stride1_stages: how many of the first stride-2 stages are followed
         by a stride-1 transposed conv of the same width (the release: 2).
       d_widths: channels of D's 5x5 stride-2 convs (the release:
@@ -111,6 +119,7 @@ class GANConfig:
     category_names: tuple[str, ...] = ()
     g_dense_width: int = 128
     g_widths: tuple[int, ...] = (64, 32, 16)
+    g_upsample: str = "transpose"
     g_stride1_stages: int = 1
     d_widths: tuple[int, ...] = (16, 32, 64, 128)
     d_condition_layers: int = 2
@@ -150,6 +159,10 @@ class GANConfig:
             raise ValueError(
                 f"d_batch_norm must be one of {', '.join(D_BATCH_NORM_MODES)}, "
                 f"got {self.d_batch_norm!r}."
+            )
+        if self.g_upsample not in G_UPSAMPLE_MODES:
+            raise ValueError(
+                f"g_upsample must be one of {', '.join(G_UPSAMPLE_MODES)}, got {self.g_upsample!r}."
             )
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels}.")

@@ -6,7 +6,9 @@ by resolution and widths through `GANConfig`:
 - G: concat(z, onehot(c)) -> dense to a 4x4 map -> 3x3 transposed convs,
   stride 2 per doubling (the first `g_stride1_stages` each followed by a
   stride-1 one) -> 3x3 stride-1 transposed conv to `channels` -> tanh.
-  Batch norm + leaky ReLU on every hidden layer.
+  Batch norm + leaky ReLU on every hidden layer. With
+  `g_upsample="resize"` each doubling is a nearest-neighbour resize and a
+  3x3 conv instead (no checkerboard; a departure from the release).
 - D: 5x5 stride-2 convs (batch norm from the second) with leaky ReLU ->
   linear to one unconstrained score (LSGAN: no sigmoid). onehot(c) is tiled
   as extra channels onto the inputs of the first `d_condition_layers`
@@ -70,7 +72,12 @@ def build_generator(config: GANConfig, seed: int | None = None) -> keras.Model:
         strides = (2,) + ((1,) if i < config.g_stride1_stages else ())
         for j, stride in enumerate(strides):
             name = f"up{i}" + ("" if j == 0 else "_s1")
-            h = layers.Conv2DTranspose(
+            if stride == 2 and config.g_upsample == "resize":
+                h = layers.UpSampling2D(2, interpolation="nearest", name=name + "_resize")(h)
+                conv, stride = layers.Conv2D, 1
+            else:
+                conv = layers.Conv2DTranspose
+            h = conv(
                 width,
                 3,
                 strides=stride,

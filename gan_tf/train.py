@@ -36,6 +36,24 @@ flags.DEFINE_integer("batch_size", None, "Images per step (preset default: 64, t
 flags.DEFINE_float("learning_rate", None, "Adam learning rate (preset default if unset).")
 flags.DEFINE_integer("seed", 0, "Seeds weights, z, batch order and the sample grid.")
 flags.DEFINE_integer("max_steps", None, "Stop after this many steps in total (overrides epochs).")
+flags.DEFINE_enum(
+    "g_upsample",
+    None,
+    list(gan_config.G_UPSAMPLE_MODES),
+    "G's doubling: transpose (the release) or resize (nearest + conv); preset's if unset.",
+)
+flags.DEFINE_integer(
+    "d_condition_layers",
+    None,
+    "D layers whose input gets the tiled one-hot category (the release: every conv); preset's "
+    "if unset.",
+)
+flags.DEFINE_enum(
+    "d_batch_norm",
+    None,
+    list(gan_config.D_BATCH_NORM_MODES),
+    "D's batch norm over real and fake: separate (the release) or joint; preset's if unset.",
+)
 flags.mark_flag_as_required("workdir")
 
 FLAGS = flags.FLAGS
@@ -62,6 +80,9 @@ def main(argv) -> None:
         "epochs": FLAGS.epochs,
         "batch_size": FLAGS.batch_size,
         "learning_rate": FLAGS.learning_rate,
+        "g_upsample": FLAGS.g_upsample,
+        "d_condition_layers": FLAGS.d_condition_layers,
+        "d_batch_norm": FLAGS.d_batch_norm,
     }
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     config = train_lib.config_for_dataset(config, ds)

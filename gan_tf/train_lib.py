@@ -53,7 +53,11 @@ _RESUMABLE_FIELDS = ("epochs", "log_every_steps", "checkpoint_every_seconds")
 # such run used: a config.json without one describes a run trained that way
 # (D conditioned on the image and conv0's maps, one joint batch-norm call),
 # which resumes and re-exports as it was trained.
-_FIELDS_BEFORE_THEY_EXISTED = {"d_condition_layers": 2, "d_batch_norm": "joint"}
+_FIELDS_BEFORE_THEY_EXISTED = {
+    "d_condition_layers": 2,
+    "d_batch_norm": "joint",
+    "g_upsample": "transpose",
+}
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919
 _FIXED_Z_STREAM = 104729

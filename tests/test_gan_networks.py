@@ -76,6 +76,29 @@ def test_release_architecture_layers():
     assert bns == ["conv1_bn", "conv2_bn", "conv3_bn"]
 
 
+def test_resize_generator_doubles_without_transposed_strides():
+    base = gan_config.small_preset(32)
+    transpose = networks.build_generator(base, seed=0)
+    resize = networks.build_generator(dataclasses.replace(base, g_upsample="resize"), seed=0)
+    # Same kernels (a 3x3 conv per doubling), so the same parameter count.
+    assert resize.count_params() == transpose.count_params()
+    strided = [
+        layer.name
+        for layer in resize.layers
+        if isinstance(layer, tf.keras.layers.Conv2DTranspose) and layer.strides == (2, 2)
+    ]
+    assert strided == []
+    assert [layer.name for layer in resize.layers if "_resize" in layer.name] == [
+        f"up{i}_resize" for i in range(len(base.g_widths))
+    ]
+    z = tf.random.stateless_uniform([4, base.z_dim], (3, 4), -1.0, 1.0)
+    images = resize([z, tf.constant([0, 1, 2, 3])], training=False)
+    assert images.shape == (4, 32, 32, 3)
+    assert float(tf.reduce_max(tf.abs(images))) <= 1.0
+    with pytest.raises(ValueError, match="g_upsample"):
+        dataclasses.replace(base, g_upsample="bilinear")
+
+
 def test_category_changes_outputs():
     config = gan_config.small_preset(32)
     g = networks.build_generator(config, seed=0)
