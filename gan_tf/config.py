@@ -96,6 +96,13 @@ class GANConfig:
         update; the small presets' (see the module docstring for the
         measured cost of each).
       leak: slope of the leaky ReLUs (the release: 0.2).
+      g_ema_decay: 0 (the paper's G), or the decay of an exponential moving
+        average of G's weights that samples and the export use instead of
+        the last step's weights (Yazici et al. 2019; Karras et al. 2018):
+        averaging over the last ~1 / (1 - decay) steps removes the
+        step-to-step noise of adversarial training. The averaged G's
+        batch-norm statistics are its own (one extra training-mode forward
+        pass of it per step).
       bn_momentum: batch-norm moving-average momentum. 0.9 rather than
         Keras's 0.99 so that the inference-mode statistics used by the
         export track the networks within a short CPU run.
@@ -125,6 +132,7 @@ class GANConfig:
     d_condition_layers: int = 2
     d_batch_norm: str = "joint"
     leak: float = 0.2
+    g_ema_decay: float = 0.0
     bn_momentum: float = 0.9
     batch_size: int = 64
     epochs: int = 20
@@ -160,6 +168,8 @@ class GANConfig:
                 f"d_batch_norm must be one of {', '.join(D_BATCH_NORM_MODES)}, "
                 f"got {self.d_batch_norm!r}."
             )
+        if not 0.0 <= self.g_ema_decay < 1.0:
+            raise ValueError(f"g_ema_decay must be in [0, 1), got {self.g_ema_decay}.")
         if self.g_upsample not in G_UPSAMPLE_MODES:
             raise ValueError(
                 f"g_upsample must be one of {', '.join(G_UPSAMPLE_MODES)}, got {self.g_upsample!r}."

@@ -57,6 +57,7 @@ _FIELDS_BEFORE_THEY_EXISTED = {
     "d_condition_layers": 2,
     "d_batch_norm": "joint",
     "g_upsample": "transpose",
+    "g_ema_decay": 0.0,
 }
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919
@@ -170,16 +171,26 @@ class Trainer:
         self.g_optimizer = _optimizer(config, self.generator.trainable_variables)
         self.d_optimizer = _optimizer(config, self.discriminator.trainable_variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.checkpoint = tf.train.Checkpoint(
+        parts = dict(
             step=self.step,
             generator=self.generator,
             discriminator=self.discriminator,
             g_optimizer=self.g_optimizer,
             d_optimizer=self.d_optimizer,
         )
+        # The G that samples and is exported: the weight average, or G itself.
+        self.sampling_generator = self.generator
+        if config.g_ema_decay > 0:
+            self.sampling_generator = networks.build_generator(config, seed=2 * config.seed)
+            for average, weight in zip(
+                self.sampling_generator.weights, self.generator.weights, strict=True
+            ):
+                average.assign(weight)
+            parts["generator_ema"] = self.sampling_generator
+        self.checkpoint = tf.train.Checkpoint(**parts)
         self.train_step = tf.function(self._train_step)
         self.generate = tf.function(
-            lambda z, c: self.generator([z, c], training=False), reduce_retracing=True
+            lambda z, c: self.sampling_generator([z, c], training=False), reduce_retracing=True
         )
 
     def _train_step(self, images: tf.Tensor, category: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -203,6 +214,8 @@ class Trainer:
             g_loss = losses.generator_loss(fake_scores)
         self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True))
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
+        if self.sampling_generator is not self.generator:
+            self._update_average(z, category)
         self.step.assign_add(1)
         return {
             "d_loss": d_loss,
@@ -210,6 +223,22 @@ class Trainer:
             "d_real": tf.reduce_mean(real_scores),
             "d_fake": tf.reduce_mean(fake_scores),
         }
+
+    def _update_average(self, z: tf.Tensor, category: tf.Tensor) -> None:
+        """Moves the averaged G's weights towards G's; its batch-norm statistics follow itself.
+
+        A training-mode pass of the averaged G on this step's z updates its
+        moving statistics from its own activations (G's statistics describe
+        G's weights, not the average's).
+        """
+        decay = self.config.g_ema_decay
+        for average, weight in zip(
+            self.sampling_generator.trainable_variables,
+            self.generator.trainable_variables,
+            strict=True,
+        ):
+            average.assign(decay * average + (1.0 - decay) * weight)
+        self.sampling_generator([z, category], training=True)
 
     def _discriminate(self, real, fakes, category) -> tuple[tf.Tensor, tf.Tensor]:
         """D's training-mode scores of the real and the fake halves, as `config.d_batch_norm` says.
@@ -379,7 +408,9 @@ def train_and_export(
     seconds = progress.elapsed
     path = export_path or os.path.join(workdir, export.EXPORT_DIRNAME)
     if write_export and export.exported_step(path) != step:
-        export.export_gan(trainer.generator, trainer.discriminator, config, path, step=step)
+        export.export_gan(
+            trainer.sampling_generator, trainer.discriminator, config, path, step=step
+        )
     return {
         "steps": step,
         "epochs": step / per_epoch,
@@ -433,7 +464,7 @@ def export_from_checkpoint(workdir: str, export_path: str | None = None) -> str:
     trainer = Trainer(config)
     trainer.checkpoint.restore(latest).assert_existing_objects_matched()
     return export.export_gan(
-        trainer.generator,
+        trainer.sampling_generator,
         trainer.discriminator,
         config,
         export_path or os.path.join(workdir, export.EXPORT_DIRNAME),

@@ -108,6 +108,33 @@ def test_batch_norm_sees_real_and_fake_as_configured(mode):
     np.testing.assert_allclose(bn.moving_variance.numpy(), want_var, rtol=1e-4, atol=1e-6)
 
 
+def test_weight_average_of_g_follows_its_decay_and_is_what_samples():
+    ds = two_category_dataset()
+    config = train_lib.config_for_dataset(tiny_config(g_ema_decay=0.75), ds)
+    trainer = train_lib.Trainer(config)
+    average = trainer.sampling_generator
+    assert average is not trainer.generator
+    before = [w.numpy() for w in average.trainable_variables]
+    np.testing.assert_array_equal(before[0], trainer.generator.trainable_variables[0].numpy())
+    batch = next(iter(pipeline.gan_dataset(ds, 16, 16, seed=0)))
+    trainer.train_step(batch["image"], batch["category"])
+    after_g = [w.numpy() for w in trainer.generator.trainable_variables]
+    for old, new, got in zip(before, after_g, average.trainable_variables, strict=True):
+        np.testing.assert_allclose(got.numpy(), 0.75 * old + 0.25 * new, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(after_g[0], before[0])
+    # Its batch-norm statistics are its own: they moved, and differ from G's.
+    moving = [w for w in average.weights if "moving_mean" in w.name]
+    g_moving = [w for w in trainer.generator.weights if "moving_mean" in w.name]
+    assert any(np.abs(w.numpy()).max() > 0 for w in moving)
+    assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(moving, g_moving, strict=True))
+    # Samples come from the average.
+    z = train_lib.sample_z(config, 0, 4)
+    c = tf.constant([0, 1, 0, 1])
+    np.testing.assert_allclose(
+        trainer.generate(z, c).numpy(), average([z, c], training=False).numpy(), atol=1e-6
+    )
+
+
 def test_train_export_resume_and_summaries(tmp_path):
     ds = two_category_dataset()
     config = train_lib.config_for_dataset(tiny_config(epochs=2), ds)
