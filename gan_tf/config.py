@@ -49,6 +49,9 @@ import math
 RESOLUTIONS = (32, 64, 128)
 # GANConfig.d_batch_norm: "separate" is the release's, "joint" the small presets'.
 D_BATCH_NORM_MODES = ("separate", "joint")
+# GANConfig.update: "alternating" is the paper's and the release's, "simultaneous"
+# both networks' updates from one forward pass.
+UPDATE_MODES = ("alternating", "simultaneous")
 # GANConfig.g_upsample: "transpose" is the release's (3x3 stride-2 transposed
 # convs), "resize" nearest-neighbour doubling then a 3x3 conv.
 G_UPSAMPLE_MODES = ("transpose", "resize")
@@ -96,6 +99,11 @@ class GANConfig:
         update; the small presets' (see the module docstring for the
         measured cost of each).
       leak: slope of the leaky ReLUs (the release: 0.2).
+      update: "alternating" (the paper: "optimized alternately"; the
+        release: a D step, then a G step through the updated D, same z) or
+        "simultaneous" (both updates from the gradients of one forward pass:
+        one G and one D pass less per step, and what the small presets
+        trained with before this field existed).
       g_ema_decay: 0 (the paper's G), or the decay of an exponential moving
         average of G's weights that samples and the export use instead of
         the last step's weights (Yazici et al. 2019; Karras et al. 2018):
@@ -132,6 +140,7 @@ class GANConfig:
     d_condition_layers: int = 2
     d_batch_norm: str = "joint"
     leak: float = 0.2
+    update: str = "simultaneous"
     g_ema_decay: float = 0.0
     bn_momentum: float = 0.9
     batch_size: int = 64
@@ -167,6 +176,10 @@ class GANConfig:
             raise ValueError(
                 f"d_batch_norm must be one of {', '.join(D_BATCH_NORM_MODES)}, "
                 f"got {self.d_batch_norm!r}."
+            )
+        if self.update not in UPDATE_MODES:
+            raise ValueError(
+                f"update must be one of {', '.join(UPDATE_MODES)}, got {self.update!r}."
             )
         if not 0.0 <= self.g_ema_decay < 1.0:
             raise ValueError(f"g_ema_decay must be in [0, 1), got {self.g_ema_decay}.")

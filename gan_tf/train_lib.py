@@ -58,6 +58,7 @@ _FIELDS_BEFORE_THEY_EXISTED = {
     "d_batch_norm": "joint",
     "g_upsample": "transpose",
     "g_ema_decay": 0.0,
+    "update": "simultaneous",
 }
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919
@@ -207,12 +208,30 @@ class Trainer:
         z = sample_z(self.config, self.step, tf.shape(images)[0])
         g_vars = self.generator.trainable_variables
         d_vars = self.discriminator.trainable_variables
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+        if self.config.update == "alternating":
+            # The paper's "optimized alternately", as the release runs it: a D
+            # step on G's fakes, then a G step through the updated D (same z).
             fakes = self.generator([z, category], training=True)
-            real_scores, fake_scores = self._discriminate(images, fakes, category)
-            d_loss = losses.discriminator_loss(real_scores, fake_scores)
-            g_loss = losses.generator_loss(fake_scores)
-        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True))
+            with tf.GradientTape() as d_tape:
+                real_scores, fake_scores = self._discriminate(images, fakes, category)
+                d_loss = losses.discriminator_loss(real_scores, fake_scores)
+            self.d_optimizer.apply_gradients(
+                zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True)
+            )
+            with tf.GradientTape() as g_tape:
+                fakes = self.generator([z, category], training=True)
+                g_loss = losses.generator_loss(self._discriminate(images, fakes, category)[1])
+        else:
+            # Both updates from one forward pass (the gradients of each loss
+            # at the same point): one G and one D pass less per step.
+            with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+                fakes = self.generator([z, category], training=True)
+                real_scores, fake_scores = self._discriminate(images, fakes, category)
+                d_loss = losses.discriminator_loss(real_scores, fake_scores)
+                g_loss = losses.generator_loss(fake_scores)
+            self.d_optimizer.apply_gradients(
+                zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True)
+            )
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
         if self.sampling_generator is not self.generator:
             self._update_average(z, category)

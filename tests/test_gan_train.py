@@ -108,6 +108,38 @@ def test_batch_norm_sees_real_and_fake_as_configured(mode):
     np.testing.assert_allclose(bn.moving_variance.numpy(), want_var, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("update", ["alternating", "simultaneous"])
+def test_alternating_update_steps_g_through_the_updated_d(update):
+    """Alternating (the paper, the release): G's loss is taken through D after D's step."""
+    ds = two_category_dataset()
+    config = train_lib.config_for_dataset(tiny_config(update=update), ds)
+    trainer = train_lib.Trainer(config)
+    g, d = trainer.generator, trainer.discriminator
+    g_before = [w.numpy() for w in g.weights]
+    d_before = [w.numpy() for w in d.weights]
+    batch = next(iter(pipeline.gan_dataset(ds, 16, 16, seed=0)))
+    images, category = batch["image"], batch["category"]
+    z = train_lib.sample_z(config, 0, 16)
+    out = trainer.train_step(images, category)
+    d_after = [w.numpy() for w in d.weights]
+
+    def g_loss_with(d_weights):
+        # G as before the step; D in the given state; both in training mode as the step runs them.
+        for w, v in zip(g.weights, g_before, strict=True):
+            w.assign(v)
+        for w, v in zip(d.weights, d_weights, strict=True):
+            w.assign(v)
+        fakes = g([z, category], training=True)
+        scores = trainer._discriminate(images, fakes, category)[1]
+        return float(tf.reduce_mean(tf.square(scores - 1.0)))
+
+    through_updated_d = g_loss_with(d_after)
+    through_initial_d = g_loss_with(d_before)
+    assert abs(through_updated_d - through_initial_d) > 1e-3
+    expected = through_updated_d if update == "alternating" else through_initial_d
+    assert float(out["g_loss"]) == pytest.approx(expected, rel=1e-4, abs=1e-6)
+
+
 def test_weight_average_of_g_follows_its_decay_and_is_what_samples():
     ds = two_category_dataset()
     config = train_lib.config_for_dataset(tiny_config(g_ema_decay=0.75), ds)
