@@ -218,6 +218,7 @@ def paper_preset() -> GANConfig:
         d_widths=_RELEASE_D_WIDTHS,
         d_condition_layers=len(_RELEASE_D_WIDTHS),
         d_batch_norm="separate",
+        update="alternating",
         batch_size=64,
         epochs=25,  # "around 25 epochs in our case"
         learning_rate=1e-4,
@@ -234,6 +235,7 @@ def release_preset() -> GANConfig:
         d_widths=_RELEASE_D_WIDTHS,
         d_condition_layers=len(_RELEASE_D_WIDTHS),
         d_batch_norm="separate",
+        update="alternating",
         batch_size=64,
         epochs=30,
         learning_rate=1e-4,

@@ -74,6 +74,10 @@ def test_release_architecture_layers():
     assert d.get_layer("score").kernel.shape == (4 * 4 * 512, 1)
     bns = [lay.name for lay in d.layers if lay.__class__.__name__ == "BatchNormalization"]
     assert bns == ["conv1_bn", "conv2_bn", "conv3_bn"]
+    # The release's training: alternating steps, real and fake as separate batches, no averaging.
+    for release_form in (config, gan_config.paper_preset()):
+        assert (release_form.update, release_form.d_batch_norm) == ("alternating", "separate")
+        assert (release_form.g_upsample, release_form.g_ema_decay) == ("transpose", 0.0)
 
 
 def test_resize_generator_doubles_without_transposed_strides():
