@@ -116,7 +116,10 @@ class GANConfig:
         export track the networks within a short CPU run.
       batch_size: images per step (the paper: 64; the release: 16).
       epochs: passes over the items that have a category.
-      learning_rate: Adam learning rate of both networks.
+      learning_rate: Adam learning rate of G (and of D unless
+        `d_learning_rate` is set).
+      d_learning_rate: D's Adam learning rate when it differs from G's (the
+        two time-scale rule of Heusel et al. 2017); None: `learning_rate`.
       beta1: Adam beta1.
       beta2: Adam beta2.
       seed: seeds weights, z, shuffling and the fixed sample grid.
@@ -146,6 +149,7 @@ class GANConfig:
     batch_size: int = 64
     epochs: int = 20
     learning_rate: float = 2e-4
+    d_learning_rate: float | None = None
     beta1: float = 0.5
     beta2: float = 0.99
     seed: int = 0

@@ -59,6 +59,7 @@ _FIELDS_BEFORE_THEY_EXISTED = {
     "g_upsample": "transpose",
     "g_ema_decay": 0.0,
     "update": "simultaneous",
+    "d_learning_rate": None,
 }
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919
@@ -116,8 +117,8 @@ def build_models(config: GANConfig) -> tuple[keras.Model, keras.Model]:
     )
 
 
-def _optimizer(config: GANConfig, variables) -> keras.optimizers.Optimizer:
-    opt = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta1, beta_2=config.beta2)
+def _optimizer(config: GANConfig, variables, learning_rate: float) -> keras.optimizers.Optimizer:
+    opt = keras.optimizers.Adam(learning_rate, beta_1=config.beta1, beta_2=config.beta2)
     # Slots exist before a checkpoint restore, so that they are restored too.
     opt.build(variables)
     return opt
@@ -169,8 +170,13 @@ class Trainer:
     def __init__(self, config: GANConfig):
         self.config = config
         self.generator, self.discriminator = build_models(config)
-        self.g_optimizer = _optimizer(config, self.generator.trainable_variables)
-        self.d_optimizer = _optimizer(config, self.discriminator.trainable_variables)
+        self.g_optimizer = _optimizer(
+            config, self.generator.trainable_variables, config.learning_rate
+        )
+        d_learning_rate = config.d_learning_rate or config.learning_rate
+        self.d_optimizer = _optimizer(
+            config, self.discriminator.trainable_variables, d_learning_rate
+        )
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         parts = dict(
             step=self.step,
