@@ -149,6 +149,10 @@ def test_config_validation():
     with pytest.raises(ValueError, match="--resolution"):
         gan_config.preset_for_resolution(256)
     assert gan_config.preset_for_resolution(128).resolution == 128
+    tuned = gan_config.preset_for_resolution(64)  # the default at 64: small64 + departures
+    assert tuned == gan_config.preset("tuned64")
+    assert (tuned.update, tuned.g_upsample, tuned.g_ema_decay) == ("alternating", "resize", 0.995)
+    assert tuned.g_widths == gan_config.small_preset(64).g_widths
     assert gan_config.preset_for_resolution(64, full_size=True) == gan_config.release_preset()
     # The paper's stated choices.
     for name in gan_config.PRESETS:
