@@ -46,7 +46,7 @@ from common import runtime
 from data import pipeline
 from data.core import DataError, RecDataset
 from dvbpr_tf import export as export_lib
-from dvbpr_tf import losses, models
+from dvbpr_tf import losses, models, optim
 from dvbpr_tf.config import DVBPRConfig
 from eval import auc as auc_lib
 
@@ -289,7 +289,10 @@ class Trainer:
         if config.jit_compile:
             compute = tf.function(compute, jit_compile=True)
         terms, grads = compute(batch, noise)
-        self.optimizer.apply(grads, model.trainable_variables)
+        if optim.fused_adam_supported(self.optimizer, self.num_replicas):
+            optim.apply_adam(self.optimizer, grads, model.trainable_variables)
+        else:
+            self.optimizer.apply(grads, model.trainable_variables)
         return terms
 
     def train_step(self, iterator) -> dict[str, tf.Tensor]:
