@@ -105,6 +105,9 @@ class Trainer:
         when None).
       auc_options: the metric definitions of every evaluation
         (`eval.auc.AUCOptions()` when None).
+      image_cache_dir: where a catalogue too large to hold decoded is
+        decoded once into a memory-mapped file (`pipeline.ImageStore`'s
+        "cached" mode); None decodes its JPEGs per lookup.
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class Trainer:
         workdir: str,
         strategy: tf.distribute.Strategy | None = None,
         auc_options: auc_lib.AUCOptions | None = None,
+        image_cache_dir: str | None = None,
     ):
         if not dataset.has_images:
             raise DataError(
@@ -144,7 +148,9 @@ class Trainer:
         keras.utils.set_random_seed(config.seed)
         # The image store is built outside the strategy scope: its variables
         # stay single host-side copies (data.pipeline).
-        self.store = pipeline.ImageStore(dataset.images, config.image_size)
+        self.store = pipeline.ImageStore(
+            dataset.images, config.image_size, cache_dir=image_cache_dir
+        )
         with self.strategy.scope():
             self.model = models.DVBPR(config, dataset.num_users)
             optimizer = keras.optimizers.Adam(
