@@ -33,6 +33,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from common import runtime
+from data import pipeline
 from dvbpr_tf import benchmark, models, train_lib
 from dvbpr_tf import config as config_lib
 
@@ -42,6 +43,7 @@ flags.DEFINE_string("preset", "paper", "Preset to time.")
 FLAGS = flags.FLAGS
 
 GOAL = 0.8
+IMAGES = ("pos_image", "neg_image")
 MATMUL_N = 2048
 
 
@@ -65,15 +67,15 @@ def plain_keras_step(config, batch, num_users: int):
     kernels = [v for v in net.trainable_variables if "kernel" in v.path]
     optimizer = keras.optimizers.Adam(config.learning_rate)
     optimizer.build(variables)
-    inputs = {k: batch[k] for k in ("user", "pos_image", "neg_image")}
+    inputs = {k: batch[k] for k in ("user", *IMAGES)}
     scale = 1.0 / config.batch_size
 
     @tf.function
     def step(b):
         with tf.GradientTape() as tape:
-            pos, neg = tf.split(
-                net(tf.concat([b["pos_image"], b["neg_image"]], 0), training=True), 2
-            )
+            images = tf.concat([b[k] for k in IMAGES], 0)  # uint8, as ours gets them.
+            images = pipeline.preprocess_images(images, config.image_size)
+            pos, neg = tf.split(net(images, training=True), 2)
             theta_u = tf.gather(theta, b["user"])
             loss = tf.reduce_mean(tf.nn.softplus(-tf.reduce_sum(theta_u * (pos - neg), -1)))
             loss += config.lambda_theta * tf.nn.l2_loss(theta_u) * scale

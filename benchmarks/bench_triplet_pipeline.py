@@ -241,7 +241,10 @@ def main(argv):
     size, batch = config.image_size, config.batch_size
 
     def triplets(store):
-        return iter(pipeline.triplet_dataset(ds, size, batch, config.seed, store=store))
+        # uint8, as the trainer consumes them and the release's loader queues them.
+        return iter(
+            pipeline.triplet_dataset(ds, size, batch, config.seed, store=store, uint8_images=True)
+        )
 
     with tempfile.TemporaryDirectory(prefix="bench_triplet_cache_") as cache_dir:
         start = time.perf_counter()

@@ -246,8 +246,9 @@ class Trainer:
                 return tf.data.Dataset.from_tensor_slices(out)
 
             def add_images(batch):
-                batch["pos_image"] = store.lookup(batch["pos_item"])
-                batch["neg_image"] = store.lookup(batch["neg_item"])
+                # uint8: the step scales them on its device (a quarter of the bytes).
+                batch["pos_image"] = store.lookup_uint8(batch["pos_item"])
+                batch["neg_image"] = store.lookup_uint8(batch["neg_item"])
                 return batch
 
             ds = triplets.flat_map(split).map(
@@ -272,6 +273,11 @@ class Trainer:
             tf.stack([tf.constant(config.seed, tf.int64), step]), _DROPOUT_SALT
         )
         noise = models.dropout_noise(config, seed, 2 * config.batch_size, rows)
+        # The pipeline delivers uint8 at S x S; this is the scaling of
+        # `pipeline.preprocess_images` (the same ops, so the same floats).
+        batch = dict(batch)
+        for key in ("pos_image", "neg_image"):
+            batch[key] = pipeline.preprocess_images(batch[key], config.image_size)
 
         def compute(batch, noise):
             with tf.GradientTape() as tape:

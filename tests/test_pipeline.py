@@ -276,6 +276,14 @@ def test_triplet_shapes_dtypes_ranges(rgb_ds):
         np.testing.assert_array_equal(batch["neg_image"], reference.numpy())
     no_images = pipeline.triplet_dataset(rgb_ds, 16, 8, seed=3, with_images=False)
     assert set(no_images.element_spec) == {"user", "pos_item", "neg_item"}
+    # uint8 images: the same batches, scaled by the consumer into the same floats.
+    raw = pipeline.triplet_dataset(rgb_ds, 16, 8, seed=3, uint8_images=True)
+    assert raw.element_spec["pos_image"] == tf.TensorSpec([8, 16, 16, 3], tf.uint8)
+    for want, got in zip(_take(dataset, 2), _take(raw, 2), strict=True):
+        np.testing.assert_array_equal(got["neg_item"], want["neg_item"])
+        for key in ("pos_image", "neg_image"):
+            scaled = pipeline.preprocess_images(got[key], 16).numpy()
+            np.testing.assert_array_equal(scaled, want[key])
 
 
 @pytest.fixture(scope="module")
