@@ -34,7 +34,10 @@ def bpr_per_triplet(x_ui: tf.Tensor, x_uj: tf.Tensor) -> tf.Tensor:
 
 def l2_half(tensors) -> tf.Tensor:
     """sum over `tensors` of ||t||^2 / 2 (what `tf.nn.l2_loss` sums), float32."""
-    return tf.add_n([tf.reduce_sum(tf.square(tf.cast(t, tf.float32))) / 2.0 for t in tensors])
+    # One fused L2Loss op per tensor: square-then-sum would write a temporary
+    # the size of each kernel and backpropagate through a broadcast of it
+    # (full6's kernel alone is 38M floats, read and written several times).
+    return tf.add_n([tf.nn.l2_loss(tf.cast(t, tf.float32)) for t in tensors])
 
 
 def dvbpr_objective(

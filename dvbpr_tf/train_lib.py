@@ -46,7 +46,7 @@ from common import runtime
 from data import pipeline
 from data.core import DataError, RecDataset
 from dvbpr_tf import export as export_lib
-from dvbpr_tf import losses, models
+from dvbpr_tf import losses, models, optim
 from dvbpr_tf.config import DVBPRConfig
 from eval import auc as auc_lib
 
@@ -105,6 +105,9 @@ class Trainer:
         when None).
       auc_options: the metric definitions of every evaluation
         (`eval.auc.AUCOptions()` when None).
+      image_cache_dir: where a catalogue too large to hold decoded is
+        decoded once into a memory-mapped file (`pipeline.ImageStore`'s
+        "cached" mode); None decodes its JPEGs per lookup.
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class Trainer:
         workdir: str,
         strategy: tf.distribute.Strategy | None = None,
         auc_options: auc_lib.AUCOptions | None = None,
+        image_cache_dir: str | None = None,
     ):
         if not dataset.has_images:
             raise DataError(
@@ -144,7 +148,9 @@ class Trainer:
         keras.utils.set_random_seed(config.seed)
         # The image store is built outside the strategy scope: its variables
         # stay single host-side copies (data.pipeline).
-        self.store = pipeline.ImageStore(dataset.images, config.image_size)
+        self.store = pipeline.ImageStore(
+            dataset.images, config.image_size, cache_dir=image_cache_dir
+        )
         with self.strategy.scope():
             self.model = models.DVBPR(config, dataset.num_users)
             optimizer = keras.optimizers.Adam(
@@ -240,8 +246,9 @@ class Trainer:
                 return tf.data.Dataset.from_tensor_slices(out)
 
             def add_images(batch):
-                batch["pos_image"] = store.lookup(batch["pos_item"])
-                batch["neg_image"] = store.lookup(batch["neg_item"])
+                # uint8: the step scales them on its device (a quarter of the bytes).
+                batch["pos_image"] = store.lookup_uint8(batch["pos_item"])
+                batch["neg_image"] = store.lookup_uint8(batch["neg_item"])
                 return batch
 
             ds = triplets.flat_map(split).map(
@@ -266,6 +273,11 @@ class Trainer:
             tf.stack([tf.constant(config.seed, tf.int64), step]), _DROPOUT_SALT
         )
         noise = models.dropout_noise(config, seed, 2 * config.batch_size, rows)
+        # The pipeline delivers uint8 at S x S; this is the scaling of
+        # `pipeline.preprocess_images` (the same ops, so the same floats).
+        batch = dict(batch)
+        for key in ("pos_image", "neg_image"):
+            batch[key] = pipeline.preprocess_images(batch[key], config.image_size)
 
         def compute(batch, noise):
             with tf.GradientTape() as tape:
@@ -289,7 +301,10 @@ class Trainer:
         if config.jit_compile:
             compute = tf.function(compute, jit_compile=True)
         terms, grads = compute(batch, noise)
-        self.optimizer.apply(grads, model.trainable_variables)
+        if optim.fused_adam_supported(self.optimizer, self.num_replicas):
+            optim.apply_adam(self.optimizer, grads, model.trainable_variables)
+        else:
+            self.optimizer.apply(grads, model.trainable_variables)
         return terms
 
     def train_step(self, iterator) -> dict[str, tf.Tensor]:

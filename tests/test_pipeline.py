@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -144,7 +145,7 @@ def test_preprocess_extremes_and_inverse(pixels):
 # Image stores.
 
 
-def test_image_store_paths_give_the_same_images(pixels):
+def test_image_store_paths_give_the_same_images(pixels, tmp_path):
     items = np.array([3, 0, 24, 3, 11], np.int32)
     png = ItemImages(encoded=_encode(pixels, "PNG"))
     reference = pipeline.preprocess_images(pixels[items], 16).numpy()
@@ -155,6 +156,10 @@ def test_image_store_paths_give_the_same_images(pixels):
         ),
         "png_decoded": pipeline.ImageStore(png, 16),
         "png_on_the_fly": pipeline.ImageStore(png, 16, decoded_budget_bytes=0),
+        "png_cached": pipeline.ImageStore(png, 16, decoded_budget_bytes=0, cache_dir=tmp_path),
+        "pixels_cached": pipeline.ImageStore(
+            ItemImages(pixels=pixels), 16, decoded_budget_bytes=0, cache_dir=tmp_path
+        ),
     }
     modes = {name: store.mode for name, store in stores.items()}
     assert modes == {
@@ -162,12 +167,51 @@ def test_image_store_paths_give_the_same_images(pixels):
         "pixels_per_lookup": "pixels",
         "png_decoded": "decoded",
         "png_on_the_fly": "encoded",
+        "png_cached": "cached",
+        "pixels_cached": "cached",
     }
     for name, store in stores.items():
         got = store.lookup(tf.constant(items)).numpy()
         assert got.shape == (5, 16, 16, 3) and got.dtype == np.float32, name
         np.testing.assert_array_equal(got, reference, err_msg=name)
     assert stores["pixels_decoded"].nbytes == NUM_ITEMS * 16 * 16 * 3
+    # Inside a tf.data map too (the cached store gathers through NumPy).
+    mapped = tf.data.Dataset.from_tensors(items).map(stores["png_cached"].lookup)
+    np.testing.assert_array_equal(next(iter(mapped)).numpy(), reference)
+
+
+def test_image_store_cache_file_is_reused_and_keyed_on_content(pixels, tmp_path):
+    png = ItemImages(encoded=_encode(pixels, "PNG"))
+    first = pipeline.ImageStore(png, 12, decoded_budget_bytes=0, cache_dir=tmp_path)
+    want = np.load(first.cache_path)
+    np.testing.assert_array_equal(want, pipeline.resize_uint8(pixels, 12).numpy())
+    stamp = os.stat(first.cache_path).st_mtime_ns
+    again = pipeline.ImageStore(png, 12, decoded_budget_bytes=0, cache_dir=tmp_path)
+    assert again.cache_path == first.cache_path
+    assert os.stat(again.cache_path).st_mtime_ns == stamp  # Reused, not rewritten.
+    # Another size, channel count or catalogue gets its own file.
+    changed = png.encoded.copy()
+    changed[0] = _encode(pixels[1:2], "PNG")[0]
+    others = {
+        pipeline.ImageStore(png, 8, decoded_budget_bytes=0, cache_dir=tmp_path).cache_path,
+        pipeline.ImageStore(png, 12, 1, decoded_budget_bytes=0, cache_dir=tmp_path).cache_path,
+        pipeline.ImageStore(
+            ItemImages(encoded=changed), 12, decoded_budget_bytes=0, cache_dir=tmp_path
+        ).cache_path,
+    }
+    assert first.cache_path not in others and len(others) == 3
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
+
+
+def test_decoding_skips_the_resize_only_at_the_model_size(pixels):
+    """Images already S x S decode to their own pixels; other sizes are resized as always."""
+    jpeg = ItemImages(encoded=_encode(pixels, "JPEG"))
+    items = np.arange(NUM_ITEMS)
+    decoded = np.stack([tf.io.decode_jpeg(blob, channels=3).numpy() for blob in jpeg.encoded])
+    same = pipeline.ImageStore(jpeg, SOURCE, decoded_budget_bytes=0).lookup_uint8(items)
+    np.testing.assert_array_equal(same.numpy(), decoded)
+    smaller = pipeline.ImageStore(jpeg, 13, decoded_budget_bytes=0).lookup_uint8(items)
+    np.testing.assert_array_equal(smaller.numpy(), pipeline.resize_uint8(decoded, 13).numpy())
 
 
 def test_image_store_jpeg_and_grayscale(pixels):
@@ -203,11 +247,16 @@ def test_image_store_single_channel(pixels):
         assert np.abs(got - want).max() <= STEP + 1e-6
 
 
-def test_image_store_reports_undecodable_items(pixels):
+def test_image_store_reports_undecodable_items(pixels, tmp_path):
     blobs = _encode(pixels, "PNG")
     blobs[7] = b"not an image"
     with pytest.raises(DataError, match=r"item indices 7\b"):
         pipeline.ImageStore(ItemImages(encoded=blobs), 8)
+    with pytest.raises(DataError, match=r"item indices 7\b"):
+        pipeline.ImageStore(
+            ItemImages(encoded=blobs), 8, decoded_budget_bytes=0, cache_dir=tmp_path
+        )
+    assert os.listdir(tmp_path) == []  # No half-written cache left behind.
 
 
 # ---------------------------------------------------------------------------
@@ -227,6 +276,14 @@ def test_triplet_shapes_dtypes_ranges(rgb_ds):
         np.testing.assert_array_equal(batch["neg_image"], reference.numpy())
     no_images = pipeline.triplet_dataset(rgb_ds, 16, 8, seed=3, with_images=False)
     assert set(no_images.element_spec) == {"user", "pos_item", "neg_item"}
+    # uint8 images: the same batches, scaled by the consumer into the same floats.
+    raw = pipeline.triplet_dataset(rgb_ds, 16, 8, seed=3, uint8_images=True)
+    assert raw.element_spec["pos_image"] == tf.TensorSpec([8, 16, 16, 3], tf.uint8)
+    for want, got in zip(_take(dataset, 2), _take(raw, 2), strict=True):
+        np.testing.assert_array_equal(got["neg_item"], want["neg_item"])
+        for key in ("pos_image", "neg_image"):
+            scaled = pipeline.preprocess_images(got[key], 16).numpy()
+            np.testing.assert_array_equal(scaled, want[key])
 
 
 @pytest.fixture(scope="module")
