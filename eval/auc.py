@@ -329,7 +329,7 @@ def evaluate_scores(
         scores = score_block_fn(tf.constant(chunk, tf.int32))
         local_user = np.searchsorted(chunk, users[r0:r1])
         # One row per user (the paper's protocol): no gather, no padding.
-        aligned = r1 - r0 == len(chunk)
+        aligned = bool(r1 - r0 == len(chunk))
         padded = functools.partial(_padded, pad=0 if aligned else -(r1 - r0) % _ROW_PAD)
         block = _block_sums(
             tf.convert_to_tensor(scores, tf.float32),
