@@ -90,6 +90,17 @@ class DVBPRConfig:
       checkpoint_every_steps: how often the latest checkpoint is written
         (also at every epoch end); bounds the work lost to a kill.
       eval_batch_size: images per step when embedding the catalogue.
+      eval_every_epochs: validation AUC after every this many epochs, and
+        always after the last; the best checkpoint is chosen among the
+        evaluated epochs. 0 (default) picks the interval from
+        `eval_budget` (`dvbpr_tf.train_lib.eval_interval`).
+      eval_budget: with `eval_every_epochs=0`, the largest share of the
+        training work that validation may take: the interval is the
+        smallest number of epochs whose training costs at least
+        1 / eval_budget times one validation pass (catalogue embedding +
+        full AUC), counted in FLOPs (deterministic, unlike timings). The
+        embedded datasets evaluate every epoch; a short epoch over a
+        234,892-item catalogue does not.
       eval_user_block: users scored at a time by the AUC evaluation.
       summary_users: number of fixed users whose top-5 recommendations are
         written as TensorBoard images at every evaluation.
@@ -124,6 +135,8 @@ class DVBPRConfig:
     summary_every_steps: int = 50
     checkpoint_every_steps: int = 500
     eval_batch_size: int = 256
+    eval_every_epochs: int = 0
+    eval_budget: float = 0.25
     eval_user_block: int = 1024
     summary_users: int = 4
     strategy: str = "default"
@@ -149,6 +162,11 @@ class DVBPRConfig:
             raise ValueError(f"DVBPRConfig.dropout must be in [0, 1), got {self.dropout}.")
         if self.batch_size < 1 or self.epochs < 0 or self.embedding_dim < 1:
             raise ValueError("DVBPRConfig: batch_size and embedding_dim must be >= 1, epochs >= 0.")
+        if self.eval_every_epochs < 0 or not 0.0 < self.eval_budget:
+            raise ValueError(
+                f"DVBPRConfig: eval_every_epochs must be >= 0 (0: from eval_budget), got "
+                f"{self.eval_every_epochs}; eval_budget must be > 0, got {self.eval_budget}."
+            )
         if self.strategy not in STRATEGIES:
             raise ValueError(
                 f"DVBPRConfig.strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}."
