@@ -176,6 +176,11 @@ def _distinct_items(rows: int, num_items: int, n: int, seed: int) -> np.ndarray:
         sampled[repeat] = rng.integers(0, num_items, size=int(repeat.sum()))
 
 
+# A block of scores holds at most this many bytes: 285 users of a
+# 234,892-item catalogue, whose per-user throughput is that of 1024-user
+# blocks (benchmarks/bench_full_auc.py), for a quarter of the memory.
+SCORES_BLOCK_BYTES = 256 << 20
+
 # Rows of a block are padded to a multiple of this, so that XLA compiles
 # `_catalogue_sums` for a handful of shapes instead of once per block.
 _ROW_PAD = 64
@@ -295,8 +300,9 @@ def evaluate_scores(
       split: "validation" or "test" (or "train").
       score_block_fn: maps user indices int32 [b] to float32 [b, num_items]
         scores. Called once per block of `user_block` users.
-      user_block: users scored at a time; bounds memory at
-        user_block x num_items floats.
+      user_block: most users scored at a time; bounds memory at
+        user_block x num_items floats (and at `SCORES_BLOCK_BYTES`, see
+        `users_per_block`).
       options: the metric definitions (`AUCOptions()` if None).
       seed: seed of the sampled negatives.
       item_bias: optional [num_items] float32 added to every user's scores
@@ -315,6 +321,7 @@ def evaluate_scores(
     sums = tuple(np.zeros(n) for _ in range(5))
     users = q.rows[:, 0]
     block_users = np.unique(users)
+    user_block = users_per_block(ds.num_items, user_block)
     bias = tf.zeros([ds.num_items]) if item_bias is None else item_bias
     bias = tf.convert_to_tensor(bias, tf.float32)
     warm = tf.constant(q.warm, tf.float32)
@@ -349,6 +356,11 @@ def evaluate_scores(
         progress.update(start + len(chunk))
     progress.update(len(block_users), force=True)
     return _metrics(q, *sums)
+
+
+def users_per_block(num_items: int, user_block: int = 1024) -> int:
+    """Users scored at a time: `user_block`, fewer when their scores exceed `SCORES_BLOCK_BYTES`."""
+    return max(1, min(user_block, SCORES_BLOCK_BYTES // (4 * max(num_items, 1))))
 
 
 def _padded(x: np.ndarray, dtype: tf.DType, pad: int) -> tf.Tensor:
