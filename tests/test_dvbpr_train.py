@@ -198,5 +198,7 @@ def test_binary_writes_config_and_ends_with_one_json_line(tmp_path):
     with open(workdir / "config.json") as f:
         config = json.load(f)
     assert config["dvbpr"]["embedding_dim"] == 4 and config["dvbpr"]["batch_size"] == 16
+    assert "embedded dataset" in config["preset_reason"]
+    assert "DVBPR preset 'small'" in proc.stderr
     assert (workdir / "export" / "saved_model.pb").exists()
     assert "ETA" in proc.stderr
