@@ -2,6 +2,12 @@
 
     config = dvbpr_tf.config.get_preset("paper")
     config = dataclasses.replace(config, epochs=5)
+    preset, reason = dvbpr_tf.config.preset_for("custom", dataset)
+
+Without --preset, `default_preset` picks one from the dataset, the visible
+accelerators and the images' size: the embedded datasets keep "small";
+other catalogues get "paper" on a GPU/TPU with images over 64 px, "small"
+otherwise.
 
 Presets:
   paper: Section III-A/B and IV-B of the paper: CNN-F at 224x224, K = 50,
