@@ -62,9 +62,10 @@ from eval import auc as auc_lib
 _DROPOUT_SALT = 0x0D0
 
 # What one (validation row, catalogue item) pair of the full AUC costs, in
-# FLOPs of the CNN: benchmarks/bench_full_auc.py measures the scores' matmul
-# plus the fused sign sums at ~3 ns per pair on this 2-core CPU, whose
-# dense matmul runs ~88 GFLOP/s (docs/TF_NOTES.md).
+# FLOPs of the CNN: benchmarks/bench_full_auc.py measured the scores' matmul
+# plus the fused sign sums at ~4 ns per pair (64,583 x 234,892 at K = 10 in
+# 66 s, on this 2-core CPU under other jobs' load), a few hundred FLOPs at
+# its ~88 GFLOP/s matmul rate. The schedule needs the order of magnitude.
 _AUC_PAIR_FLOPS = 256
 
 
