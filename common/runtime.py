@@ -118,23 +118,39 @@ class Progress:
       total: number of units of work (steps, items), or None if unknown.
       what: what a unit is, e.g. "steps" or "images".
       interval: minimum seconds between lines.
+      prefix: what the loop is, at the start of every line.
+      quiet_start: print the first line only after `interval` seconds, so
+        that loops which are usually short (an evaluation of a small
+        dataset, called every epoch) print nothing, and long ones still
+        report with an ETA.
     """
 
     def __init__(
-        self, total: int | None, what: str = "steps", interval: float = 5.0, prefix: str = ""
+        self,
+        total: int | None,
+        what: str = "steps",
+        interval: float = 5.0,
+        prefix: str = "",
+        quiet_start: bool = False,
     ):
         self.total = total
         self.what = what
         self.interval = interval
         self.prefix = prefix
         self.start = time.perf_counter()
-        self.last = -float("inf")
+        self.last = self.start if quiet_start else -float("inf")
         self.done = 0
 
     def update(self, done: int, extra: str = "", force: bool = False) -> None:
-        """Reports that `done` units are finished (absolute count)."""
+        """Reports that `done` units are finished (absolute count).
+
+        With `force`, prints now, unless this is a quiet-start loop that has
+        not printed yet (it finished within `interval`).
+        """
         self.done = done
         now = time.perf_counter()
+        if force and self.last == self.start:
+            return
         if not force and now - self.last < self.interval:
             return
         self.last = now

@@ -972,7 +972,13 @@ def train_baseline(
 
     feats = normalize_features(features) if features is not None else None
     best = None
-    for reg, dim in config.grid_points():
+    points = config.grid_points()
+    # Each point also reports its epochs (`fit`); this line says where the
+    # whole search stands.
+    grid_progress = runtime.Progress(
+        len(points), "grid points", interval=10.0, prefix=f"{config.model} grid", quiet_start=True
+    )
+    for done, (reg, dim) in enumerate(points, 1):
         key = _point_key(reg, dim)
         path = os.path.join(workdir, "grid", key + ".json")
         if os.path.exists(path):
@@ -1025,6 +1031,8 @@ def train_baseline(
         result["grid"].append(point)
         if best is None or (np.isfinite(point["auc"]) and point["auc"] > best["auc"]):
             best = point
+        grid_progress.update(done, f"best {best['key']} AUC {best['auc']:.4f}")
+    grid_progress.update(len(points), force=True)
     result["hparams"] = dict(reg=best["reg"], dim=best["dim"], epochs=best["best_epoch"])
     result["validation"] = best["validation"]
     if carved:

@@ -8,8 +8,12 @@ r"""Trains DVBPR and reports its AUC: `python -m dvbpr_tf.train --workdir=DIR`.
     python -m dvbpr_tf.train --model=bprmf --dataset=amazon_fashion_interactions \
         --workdir=/tmp/bprmf [--negatives=uniform --sampling=users]
 
-The preset follows the dataset (small images -> "small", the paper's
-datasets -> "paper"); --preset and the other flags override it. Rerunning
+Without --preset, the embedded datasets train with their own preset
+("small"); any other catalogue trains with "paper" (the paper's 224 px
+CNN-F) when a GPU or TPU is visible and its images are larger than 64 px,
+and with "small" otherwise (`dvbpr_tf.config.default_preset`). The choice
+and its reason go to stderr and config.json; --preset=paper and the other
+flags override it. Rerunning
 the same command after a kill resumes from the last checkpoint. The run
 ends with one JSON line: test and best-validation AUCs (all / cold / warm
 items, sampled-100) of the checkpoint that is best on validation, the
@@ -73,7 +77,13 @@ def main(argv):
     if FLAGS.model != "dvbpr":
         _train_baseline()
         return
-    preset = FLAGS.preset or config_lib.preset_for_dataset(FLAGS.dataset)
+    options = data_flags.options_from_flags()
+    dataset = registry.load(FLAGS.dataset, options)
+    if FLAGS.preset:
+        preset, reason = FLAGS.preset, "--preset"
+    else:
+        preset, reason = config_lib.preset_for(FLAGS.dataset, dataset)
+    sys.stderr.write(f"DVBPR preset {preset!r}: {reason}.\n")
     config = train_lib.config_with(
         config_lib.get_preset(preset),
         epochs=FLAGS.epochs,
@@ -86,14 +96,18 @@ def main(argv):
         mixed_precision=FLAGS.mixed_precision,
         jit_compile=FLAGS.jit_compile,
     )
-    options = data_flags.options_from_flags()
     auc_options = _auc_options()
     os.makedirs(FLAGS.workdir, exist_ok=True)
     runtime.write_config(
         FLAGS.workdir,
-        {"dvbpr": config, "dataset": FLAGS.dataset, "data_options": options, "auc": auc_options},
+        {
+            "dvbpr": config,
+            "preset_reason": reason,
+            "dataset": FLAGS.dataset,
+            "data_options": options,
+            "auc": auc_options,
+        },
     )
-    dataset = registry.load(FLAGS.dataset, options)
     try:
         result = train_lib.train_and_evaluate(
             config, dataset, FLAGS.workdir, auc_options=auc_options

@@ -20,8 +20,15 @@ the project ask for is explicit:
 - TensorBoard summaries go to WORKDIR/train (BPR loss, the two
   regularisers, triplets/s) and WORKDIR/validation (AUC all / cold /
   sampled-100, and the top-5 recommendations of a few fixed users);
+- validation runs on a schedule (`eval_interval`): every epoch when a
+  validation pass is cheap next to an epoch of training (the embedded
+  datasets), every few epochs when it is not (a short epoch over a
+  234,892-item catalogue), and always after the last epoch;
 - after training, the best checkpoint is evaluated on test and exported as
-  a SavedModel (WORKDIR/export, `dvbpr_tf.export`).
+  a SavedModel (WORKDIR/export, `dvbpr_tf.export`). The catalogue's
+  embeddings and the validation figures of the weights at a given step
+  are computed once: when the best checkpoint is the last one evaluated,
+  the final evaluation only scores the test split.
 
 Distribution: the model and optimizer live in a `tf.distribute` strategy's
 scope. Every replica reads its own slice of the same global batch (its
@@ -34,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
 
@@ -52,6 +60,13 @@ from eval import auc as auc_lib
 
 # Salt that separates the dropout stream from the triplet stream of one seed.
 _DROPOUT_SALT = 0x0D0
+
+# What one (validation row, catalogue item) pair of the full AUC costs, in
+# FLOPs of the CNN: benchmarks/bench_full_auc.py measured the scores' matmul
+# plus the fused sign sums at ~4 ns per pair (64,583 x 234,892 at K = 10 in
+# 66 s, on this 2-core CPU under other jobs' load), a few hundred FLOPs at
+# its ~88 GFLOP/s matmul rate. The schedule needs the order of magnitude.
+_AUC_PAIR_FLOPS = 256
 
 
 class TrainingDivergedError(RuntimeError):
@@ -83,6 +98,32 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     raise ValueError(f"Unknown --strategy={name!r}; use default, mirrored, multiworker or tpu.")
+
+
+def eval_interval(config: DVBPRConfig, dataset: RecDataset, steps_per_epoch: int) -> int:
+    """Epochs between two validation passes during training.
+
+    `config.eval_every_epochs` when set; otherwise the smallest interval
+    whose training costs at least 1 / `config.eval_budget` times one
+    validation pass, both counted in FLOPs (`models.forward_flops`; the
+    AUC's pairs at `_AUC_PAIR_FLOPS`), so the schedule does not depend on
+    the machine's load.
+
+    Args:
+      config: the hyper-parameters.
+      dataset: the dataset (its catalogue and validation rows set the cost).
+      steps_per_epoch: training steps per epoch.
+
+    Returns:
+      int >= 1.
+    """
+    if config.eval_every_epochs:
+        return config.eval_every_epochs
+    validation = dataset.num_items * (
+        models.forward_flops(config)["total"] + len(dataset.validation) * _AUC_PAIR_FLOPS
+    )
+    epoch = steps_per_epoch * config.batch_size * models.train_flops_per_triplet(config)
+    return max(1, math.ceil(validation / (config.eval_budget * max(epoch, 1))))
 
 
 def _worker_info(strategy: tf.distribute.Strategy) -> tuple[bool, int]:
@@ -145,6 +186,7 @@ class Trainer:
             dataset, config.batch_size
         )
         self.total_steps = config.epochs * self.steps_per_epoch
+        self.eval_every = eval_interval(config, dataset, self.steps_per_epoch)
         keras.utils.set_random_seed(config.seed)
         # The image store is built outside the strategy scope: its variables
         # stay single host-side copies (data.pipeline).
@@ -182,6 +224,11 @@ class Trainer:
         )
         self._train_step = None
         self._embed = None
+        # (step, value) of the weights last embedded / validated: the weights
+        # at a step are the same whether reached by training or by restoring
+        # the checkpoint written at that step.
+        self._item_emb_cache: tuple[int, np.ndarray] | None = None
+        self._validation_cache: tuple[int, dict] | None = None
 
     # -- restore -----------------------------------------------------------
 
@@ -334,7 +381,13 @@ class Trainer:
     # -- evaluation --------------------------------------------------------
 
     def item_embeddings(self) -> np.ndarray:
-        """[num_items, K] float32 Phi(X_i) of the whole catalogue (no dropout)."""
+        """[num_items, K] float32 Phi(X_i) of the whole catalogue (no dropout).
+
+        Computed once per step of the weights (see `_item_emb_cache`).
+        """
+        step = int(self.step)
+        if self._item_emb_cache is not None and self._item_emb_cache[0] == step:
+            return self._item_emb_cache[1]
         if self._embed is None:
             self._embed = tf.function(
                 self.model.item_embedding,
@@ -345,8 +398,17 @@ class Trainer:
         batches = pipeline.item_dataset(
             self.ds, self.config.image_size, self.config.eval_batch_size, store=self.store
         )
+        progress = runtime.Progress(
+            self.ds.num_items, "images", interval=10.0, prefix="embed catalogue", quiet_start=True
+        )
+        done = 0
         for batch in batches:
-            out[batch["item"].numpy()] = self._embed(batch["image"]).numpy()
+            items = batch["item"].numpy()
+            out[items] = self._embed(batch["image"]).numpy()
+            done += len(items)
+            progress.update(done)
+        progress.update(done, force=True)
+        self._item_emb_cache = (step, out)
         return out
 
     def user_embeddings(self) -> np.ndarray:
@@ -354,11 +416,22 @@ class Trainer:
         return np.asarray(self.model.theta.numpy(), np.float32)
 
     def evaluate(self, splits=("validation",), item_emb=None) -> dict[str, dict]:
-        """AUC of the current weights on `splits` (item embeddings computed once)."""
+        """AUC of the current weights on `splits` (item embeddings computed once).
+
+        The validation figures of the weights at a step are computed once
+        (the same seed and options give the same figures).
+        """
+        step = int(self.step)
         item_emb = self.item_embeddings() if item_emb is None else item_emb
+        own = self._item_emb_cache is not None and item_emb is self._item_emb_cache[1]
         user_emb = self.user_embeddings()
-        return {
-            split: auc_lib.evaluate_embeddings(
+        out = {}
+        for split in splits:
+            cached = self._validation_cache
+            if split == "validation" and own and cached is not None and cached[0] == step:
+                out[split] = cached[1]
+                continue
+            out[split] = auc_lib.evaluate_embeddings(
                 self.ds,
                 split,
                 user_emb,
@@ -367,8 +440,9 @@ class Trainer:
                 options=self.auc_options,
                 seed=self.config.seed,
             )
-            for split in splits
-        }
+            if split == "validation" and own:
+                self._validation_cache = (step, out[split])
+        return out
 
     def summary_users(self) -> np.ndarray:
         """The fixed users whose recommendations are drawn: spread over the id range."""
@@ -425,10 +499,11 @@ class Trainer:
         )
 
     def fit(self) -> list[dict]:
-        """Trains to `config.epochs`, evaluating on validation at every epoch end.
+        """Trains to `config.epochs`, evaluating on validation every `eval_every` epochs.
 
         Resumes from the latest checkpoint of the workdir. Returns the
-        per-epoch history (also written to WORKDIR/history.json).
+        history of the evaluated epochs (also written to
+        WORKDIR/history.json); the last epoch is always evaluated.
 
         Raises:
           TrainingDivergedError: the loss became NaN or infinite.
@@ -443,6 +518,14 @@ class Trainer:
             else None
         )
         iterator = self.make_iterator(start) if start < self.total_steps else None
+        if self.is_chief and start < self.total_steps:
+            logging.info(
+                "Validation every %d epoch(s) and after the last (%s).",
+                self.eval_every,
+                "eval_every_epochs"
+                if config.eval_every_epochs
+                else f"a validation pass within {config.eval_budget:g} of the training FLOPs",
+            )
         window = {"time": time.perf_counter(), "steps": 0, "sums": {}}
         while int(self.step) < self.total_steps:
             terms = self.train_step(iterator)
@@ -465,8 +548,10 @@ class Trainer:
             if step % config.summary_every_steps == 0 or step % spe == 0:
                 self._write_train_summaries(writers, window, step)
             if step % spe == 0:
-                history.append(self._end_epoch(step // spe, writers))
-                self._write_history(history)
+                epoch = step // spe
+                if epoch % self.eval_every == 0 or step == self.total_steps:
+                    history.append(self._end_epoch(epoch, writers))
+                    self._write_history(history)
                 self.save_latest()
             elif step % config.checkpoint_every_steps == 0:
                 self.save_latest()
@@ -609,6 +694,7 @@ def train_and_evaluate(
         "epochs": config.epochs,
         "steps": trainer.total_steps,
         "steps_per_epoch": trainer.steps_per_epoch,
+        "eval_every_epochs": trainer.eval_every,
         "history": history,
         "train_seconds": train_seconds,
         "popularity": None,

@@ -29,16 +29,24 @@ Row AUCs are averaged per user, then over users. Beside it:
 Scores are computed for a block of users at a time on the device, and the
 counting uses sum(sign(s_i - s_j)) over all items minus the same sum over
 the user's observed items, so no per-user Python loop and no dense mask.
+The catalogue-wide sums are one fused XLA pass over the block's scores
+(`_catalogue_sums`): the full AUC of 64,583 users x 234,892 items costs
+1.3-2.4x the bare matmul of the scores (benchmarks/bench_full_auc.py).
+Scorers that give every user the same scores (PopRank) are counted in
+closed form by binary search (`_shared_sums`). All sums are integers, so
+every path gives the same figures, bit for bit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
+from common import runtime
 from data.core import COLD_ITEM_THRESHOLD, RecDataset, interactions_csr
 
 ScoreBlockFn = Callable[[tf.Tensor], tf.Tensor]
@@ -174,13 +182,60 @@ def _distinct_items(rows: int, num_items: int, n: int, seed: int) -> np.ndarray:
         sampled[repeat] = rng.integers(0, num_items, size=int(repeat.sum()))
 
 
+# A block of scores holds at most this many bytes: 285 users of a
+# 234,892-item catalogue, whose per-user throughput is that of 1024-user
+# blocks (benchmarks/bench_full_auc.py), for a quarter of the memory.
+SCORES_BLOCK_BYTES = 256 << 20
+
+# Rows of a block are padded to a multiple of this, so that XLA compiles
+# `_catalogue_sums` for a handful of shapes instead of once per block.
+_ROW_PAD = 64
+
+
+@tf.function(jit_compile=True)
+def _catalogue_sums(scores, bias, local_user, pos, warm, aligned):
+    """sum_j sign(pos_r - s_rj) over all items j and over the warm items j.
+
+    One XLA cluster: the row gather, the bias and the sign are fused into
+    the operand of a [rows, num_items] x [num_items, 2] matmul against
+    (1, warm), so no [rows, num_items] temporary is written (the unfused
+    TensorFlow ops wrote three, and cost 2-5x the scores' own matmul at
+    the paper's catalogue size; an XLA reduce_sum instead of the matmul runs
+    on one thread). Every sum is of integers below 2^24 in float32, hence
+    exact in any order: the figures are those of summing row by row.
+
+    Args:
+      scores: [b, num_items] float32 scores of the block's users, without
+        the item bias.
+      bias: [num_items] float32 item bias (zeros when there is none).
+      local_user: [r] int32 row -> index of its user within the block.
+      pos: [r] float32 score of each row's held-out item (bias included).
+      warm: [num_items] float32, 1 where the item has training data.
+      aligned: Python bool, True when row r is user r of the block (r = b,
+        the paper's one held-out item per user): the gather is skipped,
+        which halves the time of this pass.
+
+    Returns:
+      all_sum, warm_sum: [r] float32.
+    """
+    rows = scores if aligned else tf.gather(scores, local_user)
+    signs = tf.sign(pos[:, None] - (rows + bias[None, :]))
+    sums = tf.matmul(signs, tf.stack([tf.ones_like(warm), warm], axis=1))
+    return sums[:, 0], sums[:, 1]
+
+
 @tf.function(reduce_retracing=True)
-def _block_sums(scores, local_user, items, excl_local_row, excl_item, warm, sampled, weight, tie):
+def _block_sums(
+    scores, bias, local_user, items, excl_local_row, excl_item, warm, sampled, weight, tie, aligned
+):
     """Sign sums for the rows of one user block.
 
     Args:
-      scores: [b, num_items] float32 scores of the block's users.
-      local_user: [r] int32 row -> index of its user within the block.
+      scores: [b, num_items] float32 scores of the block's users, without
+        the item bias.
+      bias: [num_items] float32 item bias added to every row of `scores`.
+      local_user: [r] int32 row -> index of its user within the block;
+        r is a multiple of `_ROW_PAD` (padding rows point at user 0).
       items: [r] int32 held-out item of each row.
       excl_local_row: [e] int32 exclusion pair -> row within the block.
       excl_item: [e] int32 excluded (observed) item.
@@ -188,6 +243,7 @@ def _block_sums(scores, local_user, items, excl_local_row, excl_item, warm, samp
       sampled: [r, n] int32 sampled negatives per row.
       weight: [r, n] float32 weight of each sampled negative (0 skips it).
       tie: float32 scalar, what a sampled tie counts (1/2, or 0 as the release).
+      aligned: Python bool, row r is user r of the block (no padding then).
 
     Returns:
       all_sum, warm_sum: [r] float32 sum_j sign(s_i - s_j) over all items j,
@@ -196,22 +252,26 @@ def _block_sums(scores, local_user, items, excl_local_row, excl_item, warm, samp
         observed items.
       sampled_sum: [r] float32 sum of weight * (1 if s_i > s_j, tie if equal).
     """
-    row_scores = tf.gather(scores, local_user)
-    pos = tf.gather(row_scores, items, axis=1, batch_dims=1)
-    signs = tf.sign(pos[:, None] - row_scores)
-    # One matmul for both sums over the catalogue.
-    sums = tf.matmul(signs, tf.stack([tf.ones_like(warm), warm], axis=1))
-    excl_scores = tf.gather_nd(row_scores, tf.stack([excl_local_row, excl_item], axis=1))
+
+    def score_at(rows, cols):
+        """scores[local_user[rows], cols] + bias[cols], cols [len(rows), m]."""
+        users = tf.broadcast_to(tf.gather(local_user, rows)[:, None], tf.shape(cols))
+        return tf.gather_nd(scores, tf.stack([users, cols], axis=-1)) + tf.gather(bias, cols)
+
+    all_rows = tf.range(tf.shape(items)[0])
+    pos = score_at(all_rows, items[:, None])[:, 0]
+    all_sum, warm_sum = _catalogue_sums(scores, bias, local_user, pos, warm, aligned)
+    excl_scores = score_at(excl_local_row, excl_item[:, None])[:, 0]
     excl_signs = tf.sign(tf.gather(pos, excl_local_row) - excl_scores)
     excl = tf.math.unsorted_segment_sum(
         tf.stack([excl_signs, excl_signs * tf.gather(warm, excl_item)], axis=1),
         excl_local_row,
         tf.shape(items)[0],
     )
-    sampled_diff = pos[:, None] - tf.gather(row_scores, sampled, axis=1, batch_dims=1)
+    sampled_diff = pos[:, None] - score_at(all_rows, sampled)
     wins = tf.where(sampled_diff > 0, 1.0, tf.where(sampled_diff == 0, tie, 0.0))
     sampled_sum = tf.reduce_sum(weight * wins, axis=1)
-    return sums[:, 0], sums[:, 1], excl[:, 0], excl[:, 1], sampled_sum
+    return all_sum, warm_sum, excl[:, 0], excl[:, 1], sampled_sum
 
 
 def _per_user_mean(values: np.ndarray, users: np.ndarray, mask: np.ndarray) -> tuple[float, int]:
@@ -237,6 +297,7 @@ def evaluate_scores(
     user_block: int = 1024,
     options: AUCOptions | None = None,
     seed: int = 0,
+    item_bias=None,
 ) -> dict:
     """AUC (all / cold / warm items, sampled) of a scorer on a split.
 
@@ -245,10 +306,13 @@ def evaluate_scores(
       split: "validation" or "test" (or "train").
       score_block_fn: maps user indices int32 [b] to float32 [b, num_items]
         scores. Called once per block of `user_block` users.
-      user_block: users scored at a time; bounds memory at
-        user_block x num_items floats.
+      user_block: most users scored at a time; bounds memory at
+        user_block x num_items floats (and at `SCORES_BLOCK_BYTES`, see
+        `users_per_block`).
       options: the metric definitions (`AUCOptions()` if None).
       seed: seed of the sampled negatives.
+      item_bias: optional [num_items] float32 added to every user's scores
+        (so that `score_block_fn` can return a bare matmul).
 
     Returns:
       dict with `auc`, `auc_cold`, `auc_warm`, `auc_sampled100` (floats in
@@ -257,35 +321,65 @@ def evaluate_scores(
     """
     options = options or AUCOptions()
     q = _Queries(ds, split, options, seed)
-    n = len(q.rows)
-    if n == 0:
+    if not len(q.rows):
         return _empty_metrics()
-    all_sum, warm_sum, excl_sum, excl_warm_sum, sampled_sum = (np.zeros(n) for _ in range(5))
+    n = len(q.rows)
+    sums = tuple(np.zeros(n) for _ in range(5))
     users = q.rows[:, 0]
     block_users = np.unique(users)
+    user_block = users_per_block(ds.num_items, user_block)
+    bias = tf.zeros([ds.num_items]) if item_bias is None else item_bias
+    bias = tf.convert_to_tensor(bias, tf.float32)
     warm = tf.constant(q.warm, tf.float32)
     tie = tf.constant(q.tie, tf.float32)
+    progress = runtime.Progress(
+        len(block_users), "users", interval=10.0, prefix=f"AUC {split}", quiet_start=True
+    )
     for start in range(0, len(block_users), user_block):
         chunk = block_users[start : start + user_block]
         r0, r1 = np.searchsorted(users, [chunk[0], chunk[-1] + 1])
         e0, e1 = np.searchsorted(q.excl_row, [r0, r1])
         scores = score_block_fn(tf.constant(chunk, tf.int32))
         local_user = np.searchsorted(chunk, users[r0:r1])
-        sums = _block_sums(
+        # One row per user (the paper's protocol): no gather, no padding.
+        aligned = bool(r1 - r0 == len(chunk))
+        padded = functools.partial(_padded, pad=0 if aligned else -(r1 - r0) % _ROW_PAD)
+        block = _block_sums(
             tf.convert_to_tensor(scores, tf.float32),
-            tf.constant(local_user, tf.int32),
-            tf.constant(q.rows[r0:r1, 1], tf.int32),
+            bias,
+            padded(local_user, tf.int32),
+            padded(q.rows[r0:r1, 1], tf.int32),
             tf.constant(q.excl_row[e0:e1] - r0, tf.int32),
             tf.constant(q.excl_item[e0:e1], tf.int32),
             warm,
-            tf.constant(q.sampled[r0:r1], tf.int32),
-            tf.constant(q.sampled_weight[r0:r1]),
+            padded(q.sampled[r0:r1], tf.int32),
+            padded(q.sampled_weight[r0:r1], tf.float32),
             tie,
+            aligned,
         )
-        for out, value in zip(
-            (all_sum, warm_sum, excl_sum, excl_warm_sum, sampled_sum), sums, strict=True
-        ):
-            out[r0:r1] = value.numpy()
+        for out, value in zip(sums, block, strict=True):
+            out[r0:r1] = value.numpy()[: r1 - r0]
+        progress.update(start + len(chunk))
+    progress.update(len(block_users), force=True)
+    return _metrics(q, *sums)
+
+
+def users_per_block(num_items: int, user_block: int = 1024) -> int:
+    """Users scored at a time: `user_block`, fewer when their scores exceed `SCORES_BLOCK_BYTES`."""
+    return max(1, min(user_block, SCORES_BLOCK_BYTES // (4 * max(num_items, 1))))
+
+
+def _padded(x: np.ndarray, dtype: tf.DType, pad: int) -> tf.Tensor:
+    """`x` with `pad` zero rows appended, as a constant of `dtype`."""
+    return tf.constant(np.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)), dtype)
+
+
+def _metrics(q: _Queries, all_sum, warm_sum, excl_sum, excl_warm_sum, sampled_sum) -> dict:
+    """The figures of `evaluate_scores` from per-row sums ([rows] float64 each).
+
+    See `_block_sums` for what each sum is.
+    """
+    users = q.rows[:, 0]
     valid = q.num_negatives > 0
     row_auc = 0.5 + (all_sum - excl_sum) / (2.0 * np.maximum(q.num_negatives, 1.0))
     warm_valid = valid & q.row_warm & (q.num_warm_negatives > 0)
@@ -305,6 +399,34 @@ def evaluate_scores(
         cold_users=n_cold,
         warm_users=n_warm,
         rows=int(valid.sum()),
+    )
+
+
+def _shared_sums(q: _Queries, scores: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The sums of `_block_sums` when every user has the same finite [num_items] scores.
+
+    sum_j sign(s_i - s_j) is #{j: s_j < s_i} - #{j: s_j > s_i}: two binary
+    searches in the sorted scores per row instead of a pass over the
+    catalogue, so PopRank over 64,583 x 234,892 takes a second. The counts
+    are the integers the sign sums add up to, so the figures are the same.
+    """
+    pos = scores[q.rows[:, 1]]
+
+    def signed_count(pool: np.ndarray) -> np.ndarray:
+        below = np.searchsorted(pool, pos, side="left")
+        above = len(pool) - np.searchsorted(pool, pos, side="right")
+        return (below - above).astype(np.float64)
+
+    excl_signs = np.sign(pos[q.excl_row] - scores[q.excl_item]).astype(np.float64)
+    n = len(q.rows)
+    diff = pos[:, None] - scores[q.sampled]
+    wins = np.where(diff > 0, 1.0, np.where(diff == 0, q.tie, 0.0))
+    return (
+        signed_count(np.sort(scores)),
+        signed_count(np.sort(scores[q.warm])),
+        np.bincount(q.excl_row, weights=excl_signs, minlength=n),
+        np.bincount(q.excl_row, weights=excl_signs * q.warm[q.excl_item], minlength=n),
+        (q.sampled_weight * wins).sum(axis=1),
     )
 
 
@@ -362,12 +484,12 @@ def format_leak(leak: dict) -> str:
 
 
 @tf.function(reduce_retracing=True)
-def _embedding_scores(user_emb, item_emb, bias, users):
-    """[b, num_items] float32 scores user_emb[users] . item_emb^T + bias.
+def _embedding_scores(user_emb, item_emb, users):
+    """[b, num_items] float32 scores user_emb[users] . item_emb^T (the bias is added later).
 
     Module-level so that evaluating once per epoch reuses one trace.
     """
-    return tf.matmul(tf.gather(user_emb, users), item_emb, transpose_b=True) + bias[None, :]
+    return tf.matmul(tf.gather(user_emb, users), item_emb, transpose_b=True)
 
 
 def evaluate_embeddings(
@@ -390,14 +512,11 @@ def evaluate_embeddings(
     """
     user_emb = tf.convert_to_tensor(user_emb, tf.float32)
     item_emb = tf.convert_to_tensor(item_emb, tf.float32)
-    if item_bias is None:
-        item_bias = tf.zeros([item_emb.shape[0]], tf.float32)
-    bias = tf.convert_to_tensor(item_bias, tf.float32)
 
     def block(users):
-        return _embedding_scores(user_emb, item_emb, bias, users)
+        return _embedding_scores(user_emb, item_emb, users)
 
-    return evaluate_scores(ds, split, block, **kwargs)
+    return evaluate_scores(ds, split, block, item_bias=item_bias, **kwargs)
 
 
 def evaluate_true_scores(ds: RecDataset, split: str, **kwargs) -> dict | None:
@@ -409,16 +528,45 @@ def evaluate_true_scores(ds: RecDataset, split: str, **kwargs) -> dict | None:
     )
 
 
-def evaluate_item_scores(ds: RecDataset, split: str, item_scores, **kwargs) -> dict:
-    """`evaluate_scores` for a scorer that gives every user the same [num_items] scores."""
-    return evaluate_embeddings(
-        ds,
-        split,
-        np.zeros((ds.num_users, 1), np.float32),
-        np.zeros((ds.num_items, 1), np.float32),
-        np.asarray(item_scores, np.float32),
-        **kwargs,
-    )
+def evaluate_item_scores(
+    ds: RecDataset,
+    split: str,
+    item_scores,
+    *,
+    options: AUCOptions | None = None,
+    seed: int = 0,
+    **kwargs,
+) -> dict:
+    """`evaluate_scores` for a scorer that gives every user the same [num_items] scores.
+
+    Finite scores are counted in closed form (`_shared_sums`); others
+    (NaN, inf, where inf - inf makes a row undefined) go through the
+    per-block path, so both give what `evaluate_scores` gives.
+
+    Args:
+      ds: the dataset.
+      split: split to evaluate.
+      item_scores: [num_items] scores, cast to float32.
+      options: the metric definitions (`AUCOptions()` if None).
+      seed: seed of the sampled negatives.
+      **kwargs: passed to `evaluate_scores` on the per-block path.
+    """
+    scores = np.asarray(item_scores, np.float32)
+    if not np.isfinite(scores).all():
+        return evaluate_embeddings(
+            ds,
+            split,
+            np.zeros((ds.num_users, 1), np.float32),
+            np.zeros((ds.num_items, 1), np.float32),
+            scores,
+            options=options,
+            seed=seed,
+            **kwargs,
+        )
+    q = _Queries(ds, split, options or AUCOptions(), seed)
+    if not len(q.rows):
+        return _empty_metrics()
+    return _metrics(q, *_shared_sums(q, scores))
 
 
 def evaluate_leak_indicator(ds: RecDataset, split: str, **kwargs) -> dict:

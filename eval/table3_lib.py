@@ -178,22 +178,28 @@ def write_hparams_config(logdir: str) -> None:
 def run_dvbpr(
     ds, dataset_name: str, workdir: str, epochs: int | None, auc_options: auc_lib.AUCOptions
 ) -> dict:
-    """DVBPR's row: `dvbpr_tf.train_lib.train_and_evaluate` with the dataset's preset."""
+    """DVBPR's row: `dvbpr_tf.train_lib.train_and_evaluate` with the dataset's preset.
+
+    The preset is the one `python -m dvbpr_tf.train` picks without --preset
+    (`dvbpr_tf.config.preset_for`: the dataset, the machine's accelerators,
+    the images' size), so the row matches a DVBPR run of the same dataset.
+    """
     import dataclasses
 
     from dvbpr_tf import config as dvbpr_config
     from dvbpr_tf import train_lib
 
-    config = dvbpr_config.get_preset(dvbpr_config.preset_for_dataset(dataset_name))
+    preset, reason = dvbpr_config.preset_for(dataset_name, ds)
+    config = dvbpr_config.get_preset(preset)
     if epochs is not None:
         config = dataclasses.replace(config, epochs=epochs)
-    runtime.write_config(workdir, dict(dvbpr=config, auc=auc_options))
+    runtime.write_config(workdir, dict(dvbpr=config, preset_reason=reason, auc=auc_options))
     out = train_lib.train_and_evaluate(
         config, ds, workdir, export=False, baselines=False, auc_options=auc_options
     )
     result = {k: out[k] for k in ("test", "validation", "leak", "protocol")}
     result.update(model="dvbpr", dataset=ds.name)
-    result["hparams"] = dict(preset=config.preset, epochs=config.epochs)
+    result["hparams"] = dict(preset=config.preset, preset_reason=reason, epochs=config.epochs)
     runtime.atomic_write_text(
         os.path.join(workdir, "results.json"), runtime.to_json(result, indent=2) + "\n"
     )

@@ -51,7 +51,9 @@ def test_narrow_model_learns_synthetic_fashion_tiny(tmp_path):
 
 def test_resume_after_a_kill_ends_like_an_uninterrupted_run(tmp_path, monkeypatch):
     ds = red_blue_dataset()
-    config = dataclasses.replace(TINY, epochs=2, steps_per_epoch=3, checkpoint_every_steps=2)
+    config = dataclasses.replace(
+        TINY, epochs=2, steps_per_epoch=3, checkpoint_every_steps=2, eval_every_epochs=1
+    )
     straight = train_lib.Trainer(config, ds, str(tmp_path / "straight"))
     history = straight.fit()
     assert [h["step"] for h in history] == [3, 6]
@@ -104,6 +106,39 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert fresh.restore_latest() == 3
     for a, b in zip(good_weights, _weights(fresh), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_validation_schedule_and_one_embedding_pass_per_weights(tmp_path, monkeypatch):
+    ds = red_blue_dataset()
+    # Every 2 epochs and after the last: epochs 2 and 3.
+    config = dataclasses.replace(TINY, epochs=3, steps_per_epoch=2, eval_every_epochs=2)
+    passes = []
+    item_dataset = train_lib.pipeline.item_dataset
+    monkeypatch.setattr(
+        train_lib.pipeline,
+        "item_dataset",
+        lambda *a, **k: passes.append(1) or item_dataset(*a, **k),
+    )
+    result = train_lib.train_and_evaluate(config, ds, str(tmp_path), export=False)
+    assert [h["epoch"] for h in result["history"]] == [2, 3]
+    assert result["eval_every_epochs"] == 2
+    best = max(result["history"], key=lambda h: h["auc"])
+    # The final validation figures are the best epoch's, and the catalogue
+    # was embedded once per evaluated epoch, plus once more only if the best
+    # checkpoint is not the last one evaluated.
+    assert result["validation"]["auc"] == best["auc"]
+    assert len(passes) == 2 + (best["epoch"] != 3)
+
+    # The automatic interval: every epoch when a validation pass is cheap
+    # next to an epoch's training, every few when the catalogue is large.
+    auto = dataclasses.replace(config, eval_every_epochs=0, eval_budget=0.25)
+    assert train_lib.eval_interval(auto, ds, steps_per_epoch=1000) == 1
+    big = dataclasses.replace(
+        ds, num_items=234892, item_ids=np.arange(234892).astype(str), categories=None, images=None
+    )
+    interval = train_lib.eval_interval(auto, big, steps_per_epoch=20)
+    assert interval > 1
+    assert train_lib.eval_interval(auto, big, steps_per_epoch=20 * interval) == 1
 
 
 def test_red_blue_is_learnt_in_a_few_steps(tmp_path):
@@ -163,5 +198,7 @@ def test_binary_writes_config_and_ends_with_one_json_line(tmp_path):
     with open(workdir / "config.json") as f:
         config = json.load(f)
     assert config["dvbpr"]["embedding_dim"] == 4 and config["dvbpr"]["batch_size"] == 16
+    assert "embedded dataset" in config["preset_reason"]
+    assert "DVBPR preset 'small'" in proc.stderr
     assert (workdir / "export" / "saved_model.pb").exists()
     assert "ETA" in proc.stderr
