@@ -126,6 +126,13 @@ flags.DEFINE_integer("gan_steps", 20, "GAN steps per resolution.")
 flags.DEFINE_integer("gan_batch_size", None, "GAN images per step (preset's if unset).")
 flags.DEFINE_string("design_preset", "fast", "design.generate / eval.table4 --preset.")
 flags.DEFINE_integer("table4_trials", 16, "eval.table4 trials.")
+flags.DEFINE_enum(
+    "design_from",
+    "train_paper",
+    ["train_paper", "train_small"],
+    "Whose DVBPR export design / table3 / table4 use (train_small: when the paper preset's "
+    "catalogue embedding is too slow for the machine).",
+)
 flags.DEFINE_integer("stage_timeout", 0, "Seconds before a stage is killed (0: never).")
 flags.DEFINE_enum("child", None, ["write", "pipeline", "features"], "Internal: one child stage.")
 
@@ -664,7 +671,7 @@ class Bench:
     def _design_flags(self, name: str) -> list[str]:
         return [
             *self.paths.data_flags(self.dataset),
-            f"--recommender={os.path.join(self.paths.stage('train_paper'), 'export')}",
+            f"--recommender={os.path.join(self.paths.stage(FLAGS.design_from), 'export')}",
             f"--gan={os.path.join(self.paths.stage('gan64'), 'export')}",
             f"--out={_fresh(self.paths.stage(name))}",
             f"--preset={FLAGS.design_preset}",
@@ -704,7 +711,7 @@ class Bench:
                 "--features=mcauley",
                 f"--mcauley_features={self.paths.features}",
                 f"--feature_cache={self.paths.feature_cache}",
-                f"--dvbpr_from={self.paths.stage('train_paper')}",
+                f"--dvbpr_from={self.paths.stage(FLAGS.design_from)}",
             ),
             rate=lambda r, p: (len(TABLE3_MODELS) / p["wall_s"], "models/s"),
             fields=lambda r, p: {"auc": r["auc"]},

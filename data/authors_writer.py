@@ -35,6 +35,8 @@ from PIL import Image
 
 # Number of entries CPython 2.7 puts in one APPENDS / SETITEMS batch.
 _BATCHSIZE = 1000
+# End of a dict's pairs.
+_END = object()
 
 
 class Streamed:
@@ -209,26 +211,28 @@ class Py2Pickler:
             return
         self._out.write(b"}")  # EMPTY_DICT
         self._put(id(value), value)
-        streamed = isinstance(value, Streamed)
-        batch = []
-        for key, item in value.items():
-            batch.append((key, item))
-            if len(batch) == _BATCHSIZE:
-                self._save_batch(batch, streamed)
-                batch = []
-        if batch:
-            self._save_batch(batch, streamed)
-
-    def _save_batch(self, batch: list[tuple], streamed: bool) -> None:
-        if len(batch) > 1:
+        save_value = self._save_forgotten if isinstance(value, Streamed) else self._save
+        # Batches as cPickle: MARK pairs SETITEMS, but a lone last pair is
+        # SETITEM. One pair of look-ahead tells which, so a streamed dict
+        # never holds more than two entries.
+        pairs = iter(value.items())
+        pending = next(pairs, _END)
+        while pending is not _END:
+            following = next(pairs, _END)
+            if following is _END:
+                self._save_key(pending[0])
+                save_value(pending[1])
+                self._out.write(b"s")  # SETITEM
+                return
             self._out.write(b"(")  # MARK
-        for key, item in batch:
-            self._save_key(key)
-            if streamed:
-                self._save_forgotten(item)
-            else:
-                self._save(item)
-        self._out.write(b"u" if len(batch) > 1 else b"s")  # SETITEMS / SETITEM
+            self._save_key(pending[0])
+            save_value(pending[1])
+            pending, count = following, 1
+            while pending is not _END and count < _BATCHSIZE:
+                self._save_key(pending[0])
+                save_value(pending[1])
+                pending, count = next(pairs, _END), count + 1
+            self._out.write(b"u")  # SETITEMS
 
     def _save_key(self, key) -> None:
         """Dict keys ('productid', 'imgs', ...) repeat in every entry: always memoised."""
@@ -324,7 +328,7 @@ def authors_npy_bytes(objects: list) -> bytes:
     return npy_v1_header((len(objects),)) + Py2Pickler().dumps(_object_array(objects))
 
 
-def write_authors_npy(path: str, objects: list, buffer_bytes: int = 8 << 20) -> int:
+def write_authors_npy(path: str, objects: list, buffer_bytes: int = 1 << 20) -> int:
     """Writes `objects` at `path` in the authors' exact (Python 2) format.
 
     Streams to a temporary file in the same folder, then renames it, so a
