@@ -125,7 +125,10 @@ flags.DEFINE_integer("baseline_epochs", 1, "Epochs of BPR-MF / VBPR (and Table I
 flags.DEFINE_integer("gan_steps", 20, "GAN steps per resolution.")
 flags.DEFINE_integer("gan_batch_size", None, "GAN images per step (preset's if unset).")
 flags.DEFINE_string("design_preset", "fast", "design.generate / eval.table4 --preset.")
+flags.DEFINE_integer("design_restarts", None, "design.generate / eval.table4 --restarts.")
+flags.DEFINE_integer("design_steps", None, "design.generate / eval.table4 --steps.")
 flags.DEFINE_integer("table4_trials", 16, "eval.table4 trials.")
+flags.DEFINE_bool("table4_imagenet", True, "eval.table4 --imagenet (EfficientNet-Lite0 scores).")
 flags.DEFINE_enum(
     "design_from",
     "train_paper",
@@ -675,6 +678,8 @@ class Bench:
             f"--gan={os.path.join(self.paths.stage('gan64'), 'export')}",
             f"--out={_fresh(self.paths.stage(name))}",
             f"--preset={FLAGS.design_preset}",
+            *([f"--restarts={FLAGS.design_restarts}"] if FLAGS.design_restarts else []),
+            *([f"--steps={FLAGS.design_steps}"] if FLAGS.design_steps else []),
         ]
 
     def design(self):
@@ -728,6 +733,7 @@ class Bench:
                 "--sweep_trials=0",
                 "--classifier_epochs=1",
                 f"--imagenet_max_images={3 * trials}",
+                "--imagenet" if FLAGS.table4_imagenet else "--noimagenet",
             ),
             rate=lambda r, p: (trials / p["wall_s"], "trials/s"),
             fields=lambda r, p: {"trials": trials},

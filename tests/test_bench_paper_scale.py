@@ -39,6 +39,9 @@ BOUNDS = [
     "--gan_steps=1",
     "--gan_batch_size=4",
     "--table4_trials=1",
+    "--notable4_imagenet",
+    "--design_restarts=2",
+    "--design_steps=2",
 ]
 
 
