@@ -84,6 +84,8 @@ class Py2Pickler:
         self._keep: dict[object, object] = {}
         # Memo keys of objects that outlive a streamed entry.
         self._persistent: set = set()
+        # Memo keys added since a streamed entry began (None outside one).
+        self._added: list | None = None
 
     def dump(self, obj) -> None:
         """Writes the whole pickle of `obj` (PROTO ... STOP) to the output."""
@@ -102,6 +104,8 @@ class Py2Pickler:
         self._next_index += 1
         self._memo[key] = index
         self._keep[key] = obj
+        if self._added is not None:
+            self._added.append(key)
         if index < 256:
             self._out.write(b"q" + bytes([index]))  # BINPUT
         else:
@@ -242,12 +246,17 @@ class Py2Pickler:
 
     def _save_forgotten(self, item) -> None:
         """Saves one streamed value, then drops what the memo holds of it."""
-        before = set(self._memo)
+        outer = self._added
+        self._added = []
         self._save(item)
-        for key in set(self._memo) - before:
-            if key not in self._persistent:
+        for key in self._added:
+            if key in self._persistent:
+                if outer is not None:
+                    outer.append(key)
+            else:
                 del self._memo[key]
                 del self._keep[key]
+        self._added = outer
 
     def _save_global(self, module: str, name: str) -> None:
         key = ("global", module, name)
@@ -539,11 +548,21 @@ def synthetic_objects(spec: SyntheticSpec) -> tuple[list, SyntheticTruth]:
     validation, test, train = rows[rank == 0], rows[rank == 1], rows[rank >= 2]
     times = 1262304000 + rng.integers(0, 5 * 365 * 86400, len(rows))
 
-    def records(split_rows, split_times) -> dict:
-        out = {}
-        for (user, item), time in zip(split_rows.tolist(), split_times.tolist(), strict=True):
-            out.setdefault(user, []).append({_PRODUCTID: item, _TIME: time})
-        return out
+    def records(split_rows, split_times) -> Streamed:
+        """{user: [{'productid': item, 'time': t}, ...]}, built while it is written."""
+        starts = np.searchsorted(split_rows[:, 0], np.arange(spec.num_users + 1))
+
+        def pairs():
+            for user in range(spec.num_users):
+                lo, hi = starts[user], starts[user + 1]
+                if hi > lo:
+                    items, stamps = split_rows[lo:hi, 1].tolist(), split_times[lo:hi].tolist()
+                    yield (
+                        user,
+                        [{_PRODUCTID: i, _TIME: t} for i, t in zip(items, stamps, strict=True)],
+                    )
+
+        return Streamed(int(np.count_nonzero(np.diff(starts))), pairs)
 
     objects_splits = [
         records(split, times[rank == r] if r < 2 else times[rank >= 2])
