@@ -39,7 +39,9 @@ from dvbpr_tf import config as config_lib
 from eval import flags as eval_flags
 
 flags.DEFINE_enum("preset", None, sorted(config_lib.PRESETS), "Hyper-parameter preset.")
-flags.DEFINE_integer("epochs", None, "Training epochs (preset's if unset).")
+flags.DEFINE_integer(
+    "epochs", None, "Training epochs (the preset's, or a baseline's default, if unset)."
+)
 flags.DEFINE_integer("batch_size", None, "Global batch of triplets (preset's if unset).")
 flags.DEFINE_integer("steps_per_epoch", None, "Override the epoch length (demos).")
 flags.DEFINE_integer("seed", None, "Seed of init, sampling and dropout (preset's if unset).")
@@ -163,6 +165,8 @@ def _train_baseline() -> None:
     overrides = eval_flags.sampling_from_flags()
     if FLAGS.seed is not None:
         overrides["seed"] = FLAGS.seed
+    if FLAGS.epochs is not None:
+        overrides["epochs"] = FLAGS.epochs
     config = baselines_config.get_config(FLAGS.model, grid=FLAGS.grid, **overrides)
     auc_options = _auc_options()
     dataset = registry.load(FLAGS.dataset, data_flags.options_from_flags())
