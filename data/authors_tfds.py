@@ -239,7 +239,11 @@ class AuthorsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 for item in items:
                     lists[item].append(user)
         del encoded
+        progress = Progress(n, "items", interval=10.0, prefix=f"writing records of {path}")
+        progress.last = progress.start  # small files print nothing
         for i in range(n):
+            if i % 1024 == 0:
+                progress.update(i)
             entry = data.items.pop(i)
             category = entry["category"]
             yield (
@@ -255,6 +259,8 @@ class AuthorsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                     "test_users": np.asarray(by_item["test_users"][i], np.int64),
                 },
             )
+        if progress.elapsed > progress.interval:
+            progress.update(n, force=True)
 
 
 class AmazonFashion(AuthorsBuilder):

@@ -300,6 +300,19 @@ def test_tfds_python2_file_then_records_only(tfds_dirs, sample, monkeypatch):
     assert list(again.images.encoded) == list(ds.images.encoded)
 
 
+def test_records_read_back_the_same_in_any_batch_size(tfds_dirs, sample, monkeypatch):
+    whole = authors_tfds.load("amazon_fashion", **tfds_dirs)
+    # 5 items a batch: batches end mid-catalogue, some with no user of a split.
+    monkeypatch.setattr(authors_tfds, "_READ_BATCH", 5)
+    batched = authors_tfds.load("amazon_fashion", **tfds_dirs)
+    _check_dataset(batched, sample, AMAZON_FASHION_CATEGORIES)
+    for split in ("train", "validation", "test"):
+        np.testing.assert_array_equal(batched.split(split), whole.split(split))
+    np.testing.assert_array_equal(batched.categories, whole.categories)
+    assert list(batched.images.encoded) == list(whole.images.encoded)
+    assert batched.images.encoded.dtype == object and len(batched.images.encoded) == 12
+
+
 def test_tfds_latin1_variant(tfds_dirs, sample):
     ds = authors_tfds.load("amazon_men", **tfds_dirs)
     _check_dataset(ds, sample, tuple(f"category_{k}" for k in range(max(ds.categories) + 1)))
