@@ -346,16 +346,19 @@ def load(
         _release_freed_memory()
     else:
         logging.info("%s: reading prepared records from %s", name, builder.data_path)
-    return _read_records(builder, name, bad_images)
+    ds = _read_records(builder, name, bad_images)
+    _release_freed_memory()  # the read's parsed batches (~5% of the catalogue)
+    return ds
 
 
 def _release_freed_memory() -> None:
     """Returns the C heap's free pages to the OS (glibc only; a no-op elsewhere).
 
-    Hundreds of thousands of ~10 KB image blobs are freed during conversion;
-    glibc keeps those pages mapped for reuse, and the TF threads that read
-    the records back allocate from other arenas, so without this the
-    process would hold the file's size twice.
+    Conversion frees hundreds of thousands of ~10 KB image blobs and their
+    serialized records; glibc keeps those pages, and the catalogue read back
+    next did not reuse them, so the process held the file's size twice
+    (measured at 30% of Amazon Fashion: 1.36 GB resident after conversion,
+    0.65 GB after this call, with TF's own 0.57 GB).
     """
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
