@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import io
+import itertools
 import os
 import sys
 
@@ -57,6 +58,9 @@ _CITATION = """\
 
 # Items per tf.data batch when reading the records back.
 _READ_BATCH = 1024
+
+# Images checked at a time while converting (the check runs on a thread pool).
+_CHECK_CHUNK = 2048
 
 # The per-item lists of users, one per split.
 _USER_LISTS = ("train_users", "validation_users", "test_users")
@@ -211,56 +215,78 @@ class AuthorsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         path = os.path.join(os.fspath(dl_manager.manual_dir), self.FILE_NAME)
         if not os.path.isfile(path):
             raise DataError(f"{path} is missing. {self.manual_instructions()}")
-        data = authors_npy.read_authors_npy(path)
+        # Reads the header and the splits now: a file that is not in the
+        # authors' format fails before anything is written.
+        stream = authors_npy.AuthorsStream(path)
+        return {"items": self._generate_examples(stream)}
+
+    def _generate_examples(self, stream: authors_npy.AuthorsStream):
+        """Streams the file's items into examples, a chunk of images checked at a time.
+
+        Holds the splits and one chunk of images, never the file: TFDS
+        serializes each example as it is yielded. The stream validates the
+        ids and counts when it ends, and images that do not decode are
+        reported then, so with bad_images="fail" any such file fails as a
+        whole and TFDS discards what it wrote.
+        """
+        path = stream.path
+        users = {
+            key: _UsersByItem(getattr(stream, split))
+            for key, split in zip(
+                _USER_LISTS, ("user_train", "user_validation", "user_test"), strict=True
+            )
+        }
+        bad_ids, first_reason = [], None
+        items = stream.items()
+        while chunk := list(itertools.islice(items, _CHECK_CHUNK)):
+            reasons = images.decode_errors([entry["image"] for _, entry in chunk])
+            for (item, entry), reason in zip(chunk, reasons, strict=True):
+                if reason is not None:
+                    bad_ids.append(item)
+                    first_reason = first_reason or reason
+                category = entry["category"]
+                image = entry["image"]
+                yield (
+                    item,
+                    {
+                        "item": item,
+                        "asin": entry["asin"] or "",
+                        "image": image if reason else to_rgb_encoding(image),
+                        "image_ok": reason is None,
+                        "category": -1 if category is None else category,
+                        **{key: lookup[item] for key, lookup in users.items()},
+                    },
+                )
+        # The stream has ended: the whole file is read and validated.
+        if bad_ids:
+            images.report_bad_images(bad_ids, first_reason, path, self._bad_images)
         self.info.metadata.update(
-            usernum=data.usernum,
-            itemnum=data.itemnum,
+            usernum=stream.usernum,
+            itemnum=stream.itemnum,
             source=self.FILE_NAME,
             source_bytes=os.path.getsize(path),
         )
-        return {"items": self._generate_examples(data, path)}
 
-    def _generate_examples(self, data: authors_npy.AuthorsData, path: str):
-        n = data.itemnum
-        encoded = [data.items[i]["image"] for i in range(n)]
-        ok = images.check_images(encoded, list(range(n)), path, self._bad_images)
-        # Inverted splits: item -> users, built once in Python (preparation only).
-        by_item = {
-            name: [[] for _ in range(n)]
-            for name in ("train_users", "validation_users", "test_users")
-        }
-        for name, split in (
-            ("train_users", data.user_train),
-            ("validation_users", data.user_validation),
-            ("test_users", data.user_test),
-        ):
-            lists = by_item[name]
-            for user, items in split.items():
-                for item in items:
-                    lists[item].append(user)
-        del encoded
-        progress = Progress(n, "items", interval=10.0, prefix=f"writing records of {path}")
-        progress.last = progress.start  # small files print nothing
-        for i in range(n):
-            if i % 1024 == 0:
-                progress.update(i)
-            entry = data.items.pop(i)
-            category = entry["category"]
-            yield (
-                i,
-                {
-                    "item": i,
-                    "asin": entry["asin"] or "",
-                    "image": to_rgb_encoding(entry["image"]) if ok[i] else entry["image"],
-                    "image_ok": bool(ok[i]),
-                    "category": -1 if category is None else category,
-                    "train_users": np.asarray(by_item["train_users"][i], np.int64),
-                    "validation_users": np.asarray(by_item["validation_users"][i], np.int64),
-                    "test_users": np.asarray(by_item["test_users"][i], np.int64),
-                },
-            )
-        if progress.elapsed > progress.interval:
-            progress.update(n, force=True)
+
+class _UsersByItem:
+    """item -> [n] int64 users holding it in one split, in the split's order (repeats kept).
+
+    Built once, vectorised (a stable sort of the split's (user, item)
+    pairs by item), from {user: [item, ...]}.
+    """
+
+    def __init__(self, split: dict[int, list[int]]):
+        lengths = np.fromiter(map(len, split.values()), np.int64, len(split))
+        users = np.repeat(np.fromiter(split, np.int64, len(split)), lengths)
+        items = np.fromiter(itertools.chain.from_iterable(split.values()), np.int64, len(users))
+        self._users = users[np.argsort(items, kind="stable")]
+        self._indptr = np.zeros(int(items.max(initial=-1)) + 2, np.int64)
+        np.cumsum(np.bincount(items, minlength=len(self._indptr) - 1), out=self._indptr[1:])
+
+    def __getitem__(self, item: int) -> np.ndarray:
+        if item + 1 >= len(self._indptr):
+            return self._users[:0]
+        return self._users[self._indptr[item] : self._indptr[item + 1]]
 
 
 class AmazonFashion(AuthorsBuilder):

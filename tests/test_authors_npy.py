@@ -117,6 +117,37 @@ def test_item_list_reads_like_item_dict(tmp_path, sample):
     assert {i: e["category"] for i, e in data.items.items()} == sample.categories
 
 
+@pytest.mark.parametrize("writer", ["py2", "latin1"])
+def test_stream_hands_out_items_before_reading_the_rest(tmp_path, writer):
+    sample = authors_format.make_sample(num_users=20, num_items=2500, seed=1)
+    path = str(tmp_path / f"{writer}.npy")
+    if writer == "py2":
+        authors_format.write_authors_npy(path, sample.objects)
+    else:
+        authors_format.write_latin1_variant(path, sample.objects)
+    stream = authors_npy.AuthorsStream(path)
+    assert stream.user_train == sample.train and stream.user_test == sample.test
+    items = stream.items()
+    first, entry = next(items)
+    # Pickle batches hold 1,000 items: the first comes before the file's last third is read.
+    assert stream._file.tell() < 0.6 * os.path.getsize(path)
+    assert entry["image"] == sample.objects[3][first][b"imgs"]
+    assert stream.usernum is None  # the counts come after the items
+    rest = dict(items)
+    assert sorted([first, *rest]) == list(range(2500)) and stream.itemnum == 2500
+    assert stream._file.closed
+
+
+def test_a_blob_shared_by_two_items_is_refused(tmp_path):
+    objects = authors_format.make_sample().objects
+    blob = b"\xff\xd8" + bytes(4000)
+    objects[3][2][b"imgs"] = objects[3][7][b"imgs"] = blob  # one object: memoised once
+    path = str(tmp_path / "shared.npy")
+    authors_format.write_authors_npy(path, objects)
+    with pytest.raises(DataError, match="refers twice to one image blob"):
+        read_authors_npy(path)
+
+
 def _write_crafted(path, payload) -> None:
     """An object .npy whose Item dict holds `payload` (pickled by Python 3)."""
     objects = np.empty(6, dtype=object)
@@ -293,6 +324,7 @@ def test_tfds_python2_file_then_records_only(tfds_dirs, sample, monkeypatch):
         raise AssertionError("the pickle was read again")
 
     monkeypatch.setattr(authors_npy, "read_authors_npy", no_pickle)
+    monkeypatch.setattr(authors_npy, "AuthorsStream", no_pickle)
     again = registry.load("amazon_fashion", registry.DataOptions(**tfds_dirs))
     for split in ("train", "validation", "test"):
         np.testing.assert_array_equal(again.split(split), ds.split(split))
