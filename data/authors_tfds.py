@@ -5,9 +5,12 @@
 The paper's four image datasets exist only as the authors' `.npy` files
 (AUTHORS_CODE.md), published at http://cseweb.ucsd.edu/~wckang/DVBPR/
 (linked from github.com/kang205/DVBPR) and downloaded by hand. The first
-`load` reads the file once (through the restricted unpickler of
-`data.authors_npy`), checks every image, and writes TFDS records; later
-loads read only the records and never touch the pickle again.
+`load` reads the file once, as a stream (`data.authors_npy.AuthorsStream`:
+each item is checked and written as soon as the pickle has built it, so
+conversion holds about one batch of images, not the file), and writes TFDS
+records; later loads read only the records, a batch of records parsed at a
+time, and never touch the pickle again. Either way the process ends up
+holding the catalogue's encoded images once (`ItemImages.encoded`).
 
 Records: one split, "items", with one example per item:
 
