@@ -18,7 +18,9 @@ Both forms that circulate are accepted:
   - files re-saved by Python 3 after `np.load(..., encoding='latin1')`,
     whose keys are `str` and whose `imgs` is a latin-1 `str`.
 
-The result is normalised into `AuthorsData` (plain ints, bytes and str).
+The result is normalised into `AuthorsData` (plain ints, bytes and str),
+or handed out item by item by `AuthorsStream`, which converters use so
+that a 2.3 GB file is never held whole.
 """
 
 from __future__ import annotations
@@ -165,6 +167,9 @@ class _StreamingUnpickler(_Restrictions, pickle._Unpickler):
         """Generator over the opcodes: yields after each batch of items; returns the result.
 
         Follows `pickle._Unpickler.load`, pausing wherever `ready` fills.
+        It uses that reference implementation's internals (`_Unframer`,
+        `_Stop`, unchanged since Python 3.4); the tests read both dialects
+        through it, so a Python that changes them fails there, loudly.
         """
         self._unframer = pickle._Unframer(self._file_read, self._file_readline)
         self.read = self._unframer.read
