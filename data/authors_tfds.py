@@ -226,11 +226,12 @@ class AuthorsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     def _generate_examples(self, stream: authors_npy.AuthorsStream):
         """Streams the file's items into examples, a chunk of images checked at a time.
 
-        Holds the splits and one chunk of images, never the file: TFDS
-        serializes each example as it is yielded. The stream validates the
-        ids and counts when it ends, and images that do not decode are
-        reported then, so with bad_images="fail" any such file fails as a
-        whole and TFDS discards what it wrote.
+        Holds the splits and two chunks of images, never the file: TFDS
+        serializes each example as it is yielded, while a thread pool
+        checks the next chunk's images. The stream validates the ids and
+        counts when it ends, and images that do not decode are reported
+        then, so with bad_images="fail" any such file fails as a whole and
+        TFDS discards what it wrote.
         """
         path = stream.path
         users = {
@@ -239,35 +240,50 @@ class AuthorsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 _USER_LISTS, ("user_train", "user_validation", "user_test"), strict=True
             )
         }
-        bad_ids, first_reason = [], None
+        bad: list[tuple[int, str]] = []
         items = stream.items()
-        while chunk := list(itertools.islice(items, _CHECK_CHUNK)):
-            reasons = images.decode_errors([entry["image"] for _, entry in chunk])
-            for (item, entry), reason in zip(chunk, reasons, strict=True):
-                if reason is not None:
-                    bad_ids.append(item)
-                    first_reason = first_reason or reason
-                category = entry["category"]
-                image = entry["image"]
-                yield (
-                    item,
-                    {
-                        "item": item,
-                        "asin": entry["asin"] or "",
-                        "image": image if reason else to_rgb_encoding(image),
-                        "image_ok": reason is None,
-                        "category": -1 if category is None else category,
-                        **{key: lookup[item] for key, lookup in users.items()},
-                    },
-                )
+        with images.decode_pool() as pool:
+
+            def read_and_check():
+                """The next chunk of (item, entry), with its images' checks under way."""
+                chunk = list(itertools.islice(items, _CHECK_CHUNK))
+                return chunk, [pool.submit(images.decode_error, e["image"]) for _, e in chunk]
+
+            pending = read_and_check()
+            while pending[0]:
+                chunk, checks = pending
+                # The pool checks the next chunk while this one is serialized.
+                pending = read_and_check()
+                yield from _examples(chunk, checks, users, bad)
         # The stream has ended: the whole file is read and validated.
-        if bad_ids:
-            images.report_bad_images(bad_ids, first_reason, path, self._bad_images)
+        if bad:
+            images.report_bad_images([item for item, _ in bad], bad[0][1], path, self._bad_images)
         self.info.metadata.update(
             usernum=stream.usernum,
             itemnum=stream.itemnum,
             source=self.FILE_NAME,
             source_bytes=os.path.getsize(path),
+        )
+
+
+def _examples(chunk, checks, users: dict, bad: list):
+    """(item, example) for a chunk of (item, entry); (item, reason) of bad images go to `bad`."""
+    for (item, entry), check in zip(chunk, checks, strict=True):
+        reason = check.result()
+        if reason is not None:
+            bad.append((item, reason))
+        category = entry["category"]
+        image = entry["image"]
+        yield (
+            item,
+            {
+                "item": item,
+                "asin": entry["asin"] or "",
+                "image": image if reason else to_rgb_encoding(image),
+                "image_ok": reason is None,
+                "category": -1 if category is None else category,
+                **{key: lookup[item] for key, lookup in users.items()},
+            },
         )
 
 

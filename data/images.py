@@ -118,6 +118,11 @@ def decode_error(blob: bytes | None) -> str | None:
     return None
 
 
+def decode_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """Threads for `decode_error`: PIL releases the GIL while decoding, so they scale."""
+    return concurrent.futures.ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1)))
+
+
 def decode_errors(encoded: Sequence[bytes], progress: Progress | None = None) -> list[str | None]:
     """`decode_error` of every image, on a thread pool when there are many.
 
@@ -132,9 +137,7 @@ def decode_errors(encoded: Sequence[bytes], progress: Progress | None = None) ->
     if n < _MIN_PARALLEL:
         return [decode_error(blob) for blob in encoded]
     reasons: list[str | None] = [None] * n
-    # PIL releases the GIL while decoding, so threads scale with cores.
-    workers = max(1, min(8, os.cpu_count() or 1))
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    with decode_pool() as pool:
         # A slice at a time: `pool.map` submits everything it is given at
         # once, and a future per image of a 234K-item catalogue is ~0.2 GB.
         for start in range(0, n, _CHECK_SLICE):
