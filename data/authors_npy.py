@@ -361,7 +361,9 @@ class AuthorsStream:
             raise
 
     def close(self) -> None:
+        """Closes the file and drops the unpickler (its memo holds every item's small objects)."""
         self._file.close()
+        self._unpickler = self._run = self._objects = None
 
     def _advance(self) -> None:
         """Runs the unpickler until it has items ready or the pickle ends."""
@@ -411,6 +413,7 @@ class AuthorsStream:
                 self._advance()
             objects = self._objects
             container = self._unpickler.container
+            self.close()  # all read: the unpickler and its memo can go
             if container is not None and objects[3] is not container:
                 raise _format_error(path, "its item entries are not in Item (the 4th object)")
             # Items the unpickler could not hand out (a list, odd entries): read here.
