@@ -275,7 +275,7 @@ def _examples(chunk, checks, users: dict, bad: list):
         category = entry["category"]
         image = entry["image"]
         yield (
-            item,
+            _record_key(item),
             {
                 "item": item,
                 "asin": entry["asin"] or "",
@@ -285,6 +285,25 @@ def _examples(chunk, checks, users: dict, bad: list):
                 **{key: lookup[item] for key, lookup in users.items()},
             },
         )
+
+
+# Keys spread over TFDS's 128-bit key range (see `_record_key`): ids below
+# 2**_KEY_ID_BITS get a bucket of their own neighbourhood.
+_KEY_ID_BITS = 20
+
+
+def _record_key(item: int) -> int:
+    """The TFDS key of an item's example: in item order, spread over the key range.
+
+    With shuffling disabled, TFDS uses the key itself as the 128-bit hash
+    that picks one of its 1,000 temporary buckets, as key * 1000 / 2**128:
+    plain item ids all land in bucket 0, which TFDS then reads back whole to
+    sort it, the whole catalogue in memory at the end of the conversion
+    (2.2 GB for Amazon Fashion). Shifting the id to the top bits keeps the
+    order and spreads a catalogue of up to 2**20 items over the buckets;
+    larger ids keep their own value (correct, only less frugal).
+    """
+    return item << (128 - _KEY_ID_BITS) if 0 <= item < 1 << _KEY_ID_BITS else item
 
 
 class _UsersByItem:

@@ -345,6 +345,18 @@ def test_records_read_back_the_same_in_any_batch_size(tfds_dirs, sample, monkeyp
     assert batched.images.encoded.dtype == object and len(batched.images.encoded) == 12
 
 
+def test_record_keys_keep_item_order_and_spread_over_tfds_buckets():
+    from tensorflow_datasets.core import shuffle
+
+    items = np.arange(0, 234_892, 7)
+    keys = [authors_tfds._record_key(int(i)) for i in items]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    buckets = [shuffle.get_bucket_number(k, shuffle.BUCKETS_NUMBER) for k in keys]
+    # Plain ids would all fall in bucket 0, read back whole by TFDS.
+    assert len(set(buckets)) > 200 and max(buckets) < shuffle.BUCKETS_NUMBER
+    assert authors_tfds._record_key(1 << 20) == 1 << 20  # beyond the range: its own value
+
+
 def test_tfds_latin1_variant(tfds_dirs, sample):
     ds = authors_tfds.load("amazon_men", **tfds_dirs)
     _check_dataset(ds, sample, tuple(f"category_{k}" for k in range(max(ds.categories) + 1)))
