@@ -18,16 +18,20 @@ Both forms that circulate are accepted:
   - files re-saved by Python 3 after `np.load(..., encoding='latin1')`,
     whose keys are `str` and whose `imgs` is a latin-1 `str`.
 
-The result is normalised into `AuthorsData` (plain ints, bytes and str).
+The result is normalised into `AuthorsData` (plain ints, bytes and str),
+or handed out item by item by `AuthorsStream`, which converters use so
+that a 2.3 GB file is never held whole.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import importlib
+import itertools
 import os
 import pickle
-from collections.abc import Iterable
+import struct
 
 import numpy as np
 from absl import logging
@@ -95,12 +99,10 @@ class AuthorsData:
     itemnum: int
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that imports nothing but the few NumPy names the format uses."""
+class _Restrictions:
+    """Imports nothing but the few NumPy names the format uses; no persistent ids."""
 
-    def __init__(self, file, source: str, encoding: str):
-        super().__init__(file, encoding=encoding)
-        self._source = source
+    _source = ""
 
     def find_class(self, module: str, name: str):
         target = _ALLOWED_GLOBALS.get((module, name))
@@ -121,12 +123,148 @@ class _RestrictedUnpickler(pickle.Unpickler):
         )
 
 
+# Strings at least this long are image blobs: the streaming unpickler does
+# not keep them in its memo (pickle memoises every string it reads).
+_BLOB_BYTES = 1024
+
+
+def _is_item_entry(value) -> bool:
+    return isinstance(value, dict) and (b"imgs" in value or "imgs" in value)
+
+
+# Stands in the memo for a blob that was not kept.
+_DROPPED = object()
+
+
+class _StreamingUnpickler(_Restrictions, pickle._Unpickler):
+    """The restricted unpickler, run opcode by opcode, handing items out as they are read.
+
+    The C unpickler returns the whole file at once and its memo holds every
+    image until it returns, so a converter would hold the file's size in
+    images before writing the first record. This one is Python's reference
+    unpickler (same opcodes, same results; ~2x the CPU of the C one, a few
+    seconds for Amazon Fashion) with two changes:
+      - when a dict receives values that are item entries (dicts with an
+        'imgs' key), those entries are taken out of it and queued in
+        `ready` as (key, entry); `splits` then holds the three objects built
+        before that dict (user_train, user_validation, user_test);
+      - image blobs are not kept in the memo (the format never refers to
+        one twice; a file that does is refused).
+    Items written in any other shape (a list, a non-dict entry) stay where
+    they are and are read from the result, as before.
+    """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, file, source: str, encoding: str):
+        super().__init__(file, encoding=encoding)
+        self._source = source
+        self.ready: collections.deque = collections.deque()
+        self.container: dict | None = None
+        self.splits: list | None = None
+
+    def run(self):
+        """Generator over the opcodes: yields after each batch of items; returns the result.
+
+        Follows `pickle._Unpickler.load`, pausing wherever `ready` fills.
+        It uses that reference implementation's internals (`_Unframer`,
+        `_Stop`, unchanged since Python 3.4); the tests read both dialects
+        through it, so a Python that changes them fails there, loudly.
+        """
+        self._unframer = pickle._Unframer(self._file_read, self._file_readline)
+        self.read = self._unframer.read
+        self.readinto = self._unframer.readinto
+        self.readline = self._unframer.readline
+        self.metastack = []
+        self.stack = []
+        self.append = self.stack.append
+        self.proto = 0
+        read, dispatch, ready = self.read, self.dispatch, self.ready
+        try:
+            while True:
+                key = read(1)
+                if not key:
+                    raise EOFError
+                dispatch[key[0]](self)
+                if ready:
+                    yield
+        except pickle._Stop as stop:
+            return stop.value
+
+    def _take_items(self, target: dict, keys) -> None:
+        if self.container is not None and target is not self.container:
+            return
+        entries = [key for key in keys if _is_item_entry(target.get(key))]
+        if not entries:
+            return
+        if self.container is None:
+            # The first dict of item entries is the Item dict; the three
+            # objects before it in the top-level list are the splits.
+            if len(self.stack) != 4:
+                return
+            self.container, self.splits = target, self.stack[:3]
+        for key in entries:
+            self.ready.append((key, target.pop(key)))
+
+    def load_setitems(self):
+        items = self.pop_mark()
+        target = self.stack[-1]
+        for i in range(0, len(items), 2):
+            target[items[i]] = items[i + 1]
+        if isinstance(target, dict):
+            self._take_items(target, items[::2])
+
+    def load_setitem(self):
+        key = self.stack[-2]
+        super().load_setitem()
+        if isinstance(self.stack[-1], dict):
+            self._take_items(self.stack[-1], [key])
+
+    def _memo_value(self):
+        value = self.stack[-1]
+        if isinstance(value, (bytes, str)) and len(value) >= _BLOB_BYTES:
+            return _DROPPED
+        return value
+
+    def load_binput(self):
+        self.memo[self.read(1)[0]] = self._memo_value()
+
+    def load_long_binput(self):
+        (i,) = struct.unpack("<I", self.read(4))
+        self.memo[i] = self._memo_value()
+
+    def load_memoize(self):
+        self.memo[len(self.memo)] = self._memo_value()
+
+    def _push_memo(self, i: int) -> None:
+        value = self.memo[i]
+        if value is _DROPPED:
+            raise DataError(
+                f"{self._source} is not in the authors' format: it refers twice to one image "
+                "blob. Use the file as published on the authors' page "
+                f"({PUBLISHED_AT})."
+            )
+        self.append(value)
+
+    def load_binget(self):
+        self._push_memo(self.read(1)[0])
+
+    def load_long_binget(self):
+        self._push_memo(struct.unpack("<I", self.read(4))[0])
+
+
+for _name in ("setitems", "setitem", "binput", "long_binput", "memoize", "binget", "long_binget"):
+    _StreamingUnpickler.dispatch[getattr(pickle, _name.upper())[0]] = getattr(
+        _StreamingUnpickler, "load_" + _name
+    )
+del _name
+
+
 class _CountingReader:
     """File wrapper that reports bytes consumed to a `Progress`.
 
-    The C unpickler reads through `peek` (prefetch) and `read`/`readinto`
-    (consume), a few calls per 100 KB, so counting here costs nothing
-    measurable.
+    The unpickler reads an opcode at a time; reporting is rate-limited by
+    `Progress`, so counting costs a comparison per read.
     """
 
     def __init__(self, raw, progress: Progress | None, offset: int):
@@ -156,14 +294,174 @@ class _CountingReader:
         return data
 
 
-def read_authors_npy(path: str, encoding: str = "bytes") -> AuthorsData:
-    """Reads and validates one of the authors' `.npy` files, safely.
+class AuthorsStream:
+    """One of the authors' `.npy` files, read front to back, item by item.
+
+        stream = AuthorsStream(path)
+        stream.user_train, stream.user_validation, stream.user_test  # ready at once
+        for item, entry in stream.items():  # {"image", "asin", "category"}
+            ...
+        stream.usernum, stream.itemnum  # set once items() has ended
+
+    The file pickles the splits first, then the items, then the counts, so
+    the splits are read on construction and each item is handed out as
+    soon as the pickle has built it: at most one pickle batch of items
+    (1,000) is held at a time, not the file's gigabytes of images. Every
+    check of `read_authors_npy` is made; those that need the counts
+    (ids in range, no item missing) when `items()` ends, so a consumer
+    must treat a DataError from the last step as a failure of the whole
+    file.
 
     Args:
       path: e.g. ".../AmazonFashion6ImgPartitioned.npy".
       encoding: how Python 2 `str` in the pickle is decoded: "bytes"
         (default; no copies of the image blobs) or "latin1" (as
         `np.load(encoding='latin1')`). Either gives the same result.
+
+    Raises:
+      DataError: see `read_authors_npy`; raised by the constructor for the
+        header and the splits' structure, by `items()` for the rest.
+    """
+
+    def __init__(self, path: str, encoding: str = "bytes"):
+        if encoding not in ("bytes", "latin1"):
+            raise ValueError(f"encoding must be 'bytes' or 'latin1', got {encoding!r}.")
+        if not os.path.isfile(path):
+            raise DataError(f"{path} does not exist.")
+        self.path = path
+        self.usernum: int | None = None
+        self.itemnum: int | None = None
+        self._size = os.path.getsize(path)
+        # A large buffer: the authors' files are GBs of image blobs read sequentially.
+        self._file = open(path, "rb", buffering=1 << 20)  # noqa: SIM115 (closed by items())
+        try:
+            _read_header(self._file, path)
+            # Only files that take a while to read get progress lines.
+            self._progress = None
+            if self._size >= _PROGRESS_MIN_BYTES:
+                self._progress = Progress(
+                    self._size >> 20, "MB", interval=10.0, prefix=f"reading {path}"
+                )
+                self._progress.last = self._progress.start  # first line after an interval
+            reader = _CountingReader(self._file, self._progress, self._file.tell())
+            self._unpickler = _StreamingUnpickler(reader, path, encoding)
+            self._run = self._unpickler.run()
+            self._objects: list | None = None
+            self._advance()  # up to the first item, or the end
+            raw = self._unpickler.splits or self._top_objects()[:3]
+            self.user_train = _split(raw[0], "user_train", path, one=False)
+            self.user_validation = _split(raw[1], "user_validation", path, one=True)
+            self.user_test = _split(raw[2], "user_test", path, one=True)
+            # The memo still holds every (productid, time) record: empty them.
+            for value in self._unpickler.memo.values():
+                if type(value) is dict and ("productid" in value or b"productid" in value):
+                    value.clear()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Closes the file and drops the unpickler (its memo holds every item's small objects)."""
+        self._file.close()
+        self._unpickler = self._run = self._objects = None
+
+    def _advance(self) -> None:
+        """Runs the unpickler until it has items ready or the pickle ends."""
+        try:
+            next(self._run)
+        except StopIteration as stop:
+            self._finish_reading(stop.value)
+        except (DataError, MemoryError):
+            raise
+        except Exception as err:  # pickle raises many types on damaged input.
+            raise DataError(
+                f"{self.path} is truncated or damaged ({type(err).__name__}: {err}); download "
+                f"it again from the authors' page, {PUBLISHED_AT}."
+            ) from err
+
+    def _finish_reading(self, array) -> None:
+        progress = self._progress
+        if progress is not None and progress.elapsed > progress.interval:
+            progress.update(self._size >> 20, force=True)
+        if not isinstance(array, np.ndarray) or array.dtype != object or array.shape != (6,):
+            raise _format_error(self.path, f"the pickle holds {_describe(array)}, not 6 objects")
+        self._objects = list(array)
+
+    def _top_objects(self) -> list:
+        if self._objects is None:
+            raise _format_error(self.path, "the pickle ended before its items")
+        return self._objects
+
+    def items(self):
+        """Yields (item id, {"image": bytes, "asin": str | None, "category": int | None}).
+
+        In file order. When the generator ends, the whole file has been
+        read and validated and `usernum` / `itemnum` are set.
+        """
+        path, ready = self.path, self._unpickler.ready
+        seen = []
+        try:
+            while True:
+                while ready:
+                    key, raw = ready.popleft()
+                    item, entry = _item_entry(key, raw, path)
+                    raw.clear()  # the unpickler's memo still holds the dict
+                    seen.append(item)
+                    yield item, entry
+                if self._objects is not None:
+                    break
+                self._advance()
+            objects = self._objects
+            container = self._unpickler.container
+            self.close()  # all read: the unpickler and its memo can go
+            if container is not None and objects[3] is not container:
+                raise _format_error(path, "its item entries are not in Item (the 4th object)")
+            # Items the unpickler could not hand out (a list, odd entries): read here.
+            for key, raw in _item_pairs(objects[3], path):
+                item, entry = _item_entry(key, raw, path)
+                seen.append(item)
+                yield item, entry
+            self._check_counts(objects, np.asarray(seen, np.int64))
+        finally:
+            self.close()
+
+    def _check_counts(self, objects: list, seen: np.ndarray) -> None:
+        path = self.path
+        usernum = _as_int(objects[4], "usernum (the 5th object)", path)
+        itemnum = _as_int(objects[5], "itemnum (the 6th object)", path)
+        if usernum < 1 or itemnum < 1:
+            raise _format_error(path, f"usernum={usernum}, itemnum={itemnum}")
+        for name in ("user_train", "user_validation", "user_test"):
+            _check_split_range(getattr(self, name), name, path, usernum, itemnum)
+        outside = seen[(seen < 0) | (seen >= itemnum)]
+        if len(outside):
+            raise _format_error(path, f"Item has item {outside[0]} outside [0, itemnum={itemnum})")
+        counts = np.bincount(seen, minlength=itemnum)
+        if (counts > 1).any():
+            raise _format_error(path, f"Item has item {np.argmax(counts > 1)} twice")
+        missing = np.flatnonzero(counts == 0)
+        if len(missing):
+            raise _format_error(
+                path,
+                f"Item has no entry for item {missing[0]} (itemnum={itemnum}, {len(seen)} entries)",
+            )
+        self.usernum, self.itemnum = usernum, itemnum
+        logging.info(
+            "%s: %d users, %d items, %d train / %d validation / %d test interactions",
+            path,
+            usernum,
+            itemnum,
+            sum(map(len, self.user_train.values())),
+            len(self.user_validation),
+            len(self.user_test),
+        )
+
+
+def read_authors_npy(path: str, encoding: str = "bytes") -> AuthorsData:
+    """Reads and validates one of the authors' `.npy` files, safely, whole.
+
+    Converters should iterate an `AuthorsStream` instead, which holds one
+    batch of images at a time. Arguments as for `AuthorsStream`.
 
     Returns:
       The normalised `AuthorsData`.
@@ -174,36 +472,16 @@ def read_authors_npy(path: str, encoding: str = "bytes") -> AuthorsData:
         is truncated, or asks to import anything but NumPy's array
         reconstruction (a crafted file).
     """
-    if encoding not in ("bytes", "latin1"):
-        raise ValueError(f"encoding must be 'bytes' or 'latin1', got {encoding!r}.")
-    if not os.path.isfile(path):
-        raise DataError(f"{path} does not exist.")
-    size = os.path.getsize(path)
-    # A large buffer: the authors' files are GBs of image blobs read sequentially.
-    with open(path, "rb", buffering=1 << 20) as f:
-        _read_header(f, path)
-        # Only files that take a while to read get progress lines.
-        progress = None
-        if size >= _PROGRESS_MIN_BYTES:
-            progress = Progress(size >> 20, "MB", interval=10.0, prefix=f"reading {path}")
-            progress.last = progress.start  # first line after one interval, with a real rate
-        reader = _CountingReader(f, progress, f.tell())
-        try:
-            array = _RestrictedUnpickler(reader, path, encoding).load()
-        except (DataError, MemoryError):
-            raise
-        except Exception as err:  # pickle raises many types on damaged input.
-            raise DataError(
-                f"{path} is truncated or damaged ({type(err).__name__}: {err}); download it "
-                f"again from the authors' page, {PUBLISHED_AT}."
-            ) from err
-        if progress is not None and progress.elapsed > progress.interval:
-            progress.update(size >> 20, force=True)
-    if not isinstance(array, np.ndarray) or array.dtype != object or array.shape != (6,):
-        raise _format_error(path, f"the pickle holds {_describe(array)}, not 6 objects")
-    objects = list(array)
-    del array
-    return _normalise(objects, path)
+    stream = AuthorsStream(path, encoding)
+    items = dict(stream.items())
+    return AuthorsData(
+        user_train=stream.user_train,
+        user_validation=stream.user_validation,
+        user_test=stream.user_test,
+        items=items,
+        usernum=stream.usernum,
+        itemnum=stream.itemnum,
+    )
 
 
 def _read_header(f, path: str) -> None:
@@ -306,16 +584,18 @@ def _as_category(value, item: int, path: str) -> int | None:
     return int(np.argmax(vector))
 
 
-def _split(raw, name: str, path: str, usernum: int, itemnum: int, one: bool) -> dict:
-    """{user: [records]} -> {user: [item ids]}, validated."""
+def _split(raw, name: str, path: str, one: bool) -> dict:
+    """{user: [records]} -> {user: [item ids]}, validated but for the id ranges.
+
+    The ranges need usernum / itemnum, which the file stores after the
+    items: `_check_split_range` checks them at the end.
+    """
     if not isinstance(raw, dict):
         raise _format_error(path, f"{name} is {_describe(raw)}, not a dict of users")
     out: dict[int, list[int]] = {}
     for key in list(raw):
         records = raw.pop(key)
         user = _as_int(key, f"a user id in {name} ({key!r})", path)
-        if not 0 <= user < usernum:
-            raise _format_error(path, f"{name} has user {user} outside [0, usernum={usernum})")
         if not isinstance(records, list):
             raise _format_error(path, f"{name}[{user}] is {_describe(records)}, not a list")
         if one and len(records) != 1:
@@ -333,78 +613,49 @@ def _split(raw, name: str, path: str, usernum: int, itemnum: int, one: bool) -> 
             value = _field(record, "productid")
             if value is _MISSING:
                 raise _format_error(path, f"an entry of {name}[{user}] has no 'productid'")
-            item = _as_int(value, f"a productid of {name}[{user}]", path)
-            if not 0 <= item < itemnum:
-                raise _format_error(
-                    path, f"{name}[{user}] has item {item} outside [0, itemnum={itemnum})"
-                )
-            items.append(item)
+            items.append(_as_int(value, f"a productid of {name}[{user}]", path))
         out[user] = items
     return out
 
 
-def _items(raw, path: str, itemnum: int) -> dict[int, dict]:
+def _check_split_range(split: dict, name: str, path: str, usernum: int, itemnum: int) -> None:
+    """Users in [0, usernum) and items in [0, itemnum); the first culprit in file order."""
+    users = np.fromiter(split, np.int64, len(split))
+    bad = np.flatnonzero((users < 0) | (users >= usernum))
+    if len(bad):
+        raise _format_error(path, f"{name} has user {users[bad[0]]} outside [0, usernum={usernum})")
+    lengths = np.fromiter(map(len, split.values()), np.int64, len(split))
+    items = np.fromiter(itertools.chain.from_iterable(split.values()), np.int64, lengths.sum())
+    bad = np.flatnonzero((items < 0) | (items >= itemnum))
+    if len(bad):
+        user = users[np.searchsorted(np.cumsum(lengths), bad[0], side="right")]
+        raise _format_error(
+            path, f"{name}[{user}] has item {items[bad[0]]} outside [0, itemnum={itemnum})"
+        )
+
+
+def _item_pairs(raw, path: str):
+    """(key, entry) pairs of an Item dict or list (a list is indexed by item id)."""
     if isinstance(raw, list):
         # The authors' code only indexes Item[i]; a list indexed by item id reads the same.
-        entries = dict(enumerate(raw))
+        pairs = list(enumerate(raw))
         raw.clear()
-        raw = entries
+        return pairs
     if not isinstance(raw, dict):
         raise _format_error(path, f"Item is {_describe(raw)}, not a dict of items")
-    out: dict[int, dict] = {}
-    # Pops as it goes so that latin-1 text blobs are freed as soon as their
-    # bytes exist: the file's images are held once, not twice.
-    for key in list(raw):
-        entry = raw.pop(key)
-        item = _as_int(key, f"an item id in Item ({key!r})", path)
-        if not 0 <= item < itemnum:
-            raise _format_error(path, f"Item has item {item} outside [0, itemnum={itemnum})")
-        if not isinstance(entry, dict):
-            raise _format_error(path, f"Item[{item}] is {_describe(entry)}, not a dict")
-        out[item] = {
-            "image": _as_image(_field(entry, "imgs"), item, path),
-            "asin": _as_text(_field(entry, "asin")),
-            "category": _as_category(_field(entry, "c"), item, path),
-        }
-    missing = _first_missing(out, itemnum)
-    if missing is not None:
-        raise _format_error(
-            path, f"Item has no entry for item {missing} (itemnum={itemnum}, {len(out)} entries)"
-        )
-    return out
+    # Popped as they go, so that each blob is held once.
+    return ((key, raw.pop(key)) for key in list(raw))
 
 
-def _first_missing(keys: Iterable[int], n: int) -> int | None:
-    present = np.zeros(n, bool)
-    present[np.fromiter(keys, np.int64)] = True
-    absent = np.flatnonzero(~present)
-    return int(absent[0]) if len(absent) else None
-
-
-def _normalise(objects: list, path: str) -> AuthorsData:
-    usernum = _as_int(objects[4], "usernum (the 5th object)", path)
-    itemnum = _as_int(objects[5], "itemnum (the 6th object)", path)
-    if usernum < 1 or itemnum < 1:
-        raise _format_error(path, f"usernum={usernum}, itemnum={itemnum}")
-    train = _split(objects[0], "user_train", path, usernum, itemnum, one=False)
-    validation = _split(objects[1], "user_validation", path, usernum, itemnum, one=True)
-    test = _split(objects[2], "user_test", path, usernum, itemnum, one=True)
-    items = _items(objects[3], path, itemnum)
-    objects.clear()
-    logging.info(
-        "%s: %d users, %d items, %d train / %d validation / %d test interactions",
-        path,
-        usernum,
-        itemnum,
-        sum(map(len, train.values())),
-        len(validation),
-        len(test),
-    )
-    return AuthorsData(
-        user_train=train,
-        user_validation=validation,
-        user_test=test,
-        items=items,
-        usernum=usernum,
-        itemnum=itemnum,
-    )
+def _item_entry(key, entry, path: str) -> tuple[int, dict]:
+    """One Item entry, validated and normalised: (item id, {"image", "asin", "category"})."""
+    item = _as_int(key, f"an item id in Item ({key!r})", path)
+    if item < 0:
+        raise _format_error(path, f"Item has a negative item id {item}")
+    if not isinstance(entry, dict):
+        raise _format_error(path, f"Item[{item}] is {_describe(entry)}, not a dict")
+    return item, {
+        "image": _as_image(_field(entry, "imgs"), item, path),
+        "asin": _as_text(_field(entry, "asin")),
+        "category": _as_category(_field(entry, "c"), item, path),
+    }

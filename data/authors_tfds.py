@@ -5,9 +5,12 @@
 The paper's four image datasets exist only as the authors' `.npy` files
 (AUTHORS_CODE.md), published at http://cseweb.ucsd.edu/~wckang/DVBPR/
 (linked from github.com/kang205/DVBPR) and downloaded by hand. The first
-`load` reads the file once (through the restricted unpickler of
-`data.authors_npy`), checks every image, and writes TFDS records; later
-loads read only the records and never touch the pickle again.
+`load` reads the file once, as a stream (`data.authors_npy.AuthorsStream`:
+each item is checked and written as soon as the pickle has built it, so
+conversion holds about one batch of images, not the file), and writes TFDS
+records; later loads read only the records, a batch of records parsed at a
+time, and never touch the pickle again. Either way the process ends up
+holding the catalogue's encoded images once (`ItemImages.encoded`).
 
 Records: one split, "items", with one example per item:
 
@@ -29,7 +32,9 @@ user splits come back exactly.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
+import itertools
 import os
 import sys
 
@@ -39,6 +44,7 @@ import tensorflow_datasets as tfds
 from absl import logging
 from PIL import Image
 
+from common.runtime import Progress
 from data import authors_npy, images
 from data.core import AMAZON_FASHION_CATEGORIES, DataError, ItemImages, RecDataset, sort_rows
 
@@ -55,6 +61,12 @@ _CITATION = """\
 
 # Items per tf.data batch when reading the records back.
 _READ_BATCH = 1024
+
+# Images checked at a time while converting (the check runs on a thread pool).
+_CHECK_CHUNK = 2048
+
+# The per-item lists of users, one per split.
+_USER_LISTS = ("train_users", "validation_users", "test_users")
 
 # Background that transparent pixels are composited onto: product photos
 # are shot on white, and PIL's plain RGBA->RGB conversion would expose
@@ -206,50 +218,113 @@ class AuthorsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         path = os.path.join(os.fspath(dl_manager.manual_dir), self.FILE_NAME)
         if not os.path.isfile(path):
             raise DataError(f"{path} is missing. {self.manual_instructions()}")
-        data = authors_npy.read_authors_npy(path)
+        # Reads the header and the splits now: a file that is not in the
+        # authors' format fails before anything is written.
+        stream = authors_npy.AuthorsStream(path)
+        return {"items": self._generate_examples(stream)}
+
+    def _generate_examples(self, stream: authors_npy.AuthorsStream):
+        """Streams the file's items into examples, a chunk of images checked at a time.
+
+        Holds the splits and two chunks of images, never the file: TFDS
+        serializes each example as it is yielded, while a thread pool
+        checks the next chunk's images. The stream validates the ids and
+        counts when it ends, and images that do not decode are reported
+        then, so with bad_images="fail" any such file fails as a whole and
+        TFDS discards what it wrote.
+        """
+        path = stream.path
+        users = {
+            key: _UsersByItem(getattr(stream, split))
+            for key, split in zip(
+                _USER_LISTS, ("user_train", "user_validation", "user_test"), strict=True
+            )
+        }
+        bad: list[tuple[int, str]] = []
+        items = stream.items()
+        with images.decode_pool() as pool:
+
+            def read_and_check():
+                """The next chunk of (item, entry), with its images' checks under way."""
+                chunk = list(itertools.islice(items, _CHECK_CHUNK))
+                return chunk, [pool.submit(images.decode_error, e["image"]) for _, e in chunk]
+
+            pending = read_and_check()
+            while pending[0]:
+                chunk, checks = pending
+                # The pool checks the next chunk while this one is serialized.
+                pending = read_and_check()
+                yield from _examples(chunk, checks, users, bad)
+        # The stream has ended: the whole file is read and validated.
+        if bad:
+            images.report_bad_images([item for item, _ in bad], bad[0][1], path, self._bad_images)
         self.info.metadata.update(
-            usernum=data.usernum,
-            itemnum=data.itemnum,
+            usernum=stream.usernum,
+            itemnum=stream.itemnum,
             source=self.FILE_NAME,
             source_bytes=os.path.getsize(path),
         )
-        return {"items": self._generate_examples(data, path)}
 
-    def _generate_examples(self, data: authors_npy.AuthorsData, path: str):
-        n = data.itemnum
-        encoded = [data.items[i]["image"] for i in range(n)]
-        ok = images.check_images(encoded, list(range(n)), path, self._bad_images)
-        # Inverted splits: item -> users, built once in Python (preparation only).
-        by_item = {
-            name: [[] for _ in range(n)]
-            for name in ("train_users", "validation_users", "test_users")
-        }
-        for name, split in (
-            ("train_users", data.user_train),
-            ("validation_users", data.user_validation),
-            ("test_users", data.user_test),
-        ):
-            lists = by_item[name]
-            for user, items in split.items():
-                for item in items:
-                    lists[item].append(user)
-        del encoded
-        for i in range(n):
-            entry = data.items.pop(i)
-            category = entry["category"]
-            yield (
-                i,
-                {
-                    "item": i,
-                    "asin": entry["asin"] or "",
-                    "image": to_rgb_encoding(entry["image"]) if ok[i] else entry["image"],
-                    "image_ok": bool(ok[i]),
-                    "category": -1 if category is None else category,
-                    "train_users": np.asarray(by_item["train_users"][i], np.int64),
-                    "validation_users": np.asarray(by_item["validation_users"][i], np.int64),
-                    "test_users": np.asarray(by_item["test_users"][i], np.int64),
-                },
-            )
+
+def _examples(chunk, checks, users: dict, bad: list):
+    """(item, example) for a chunk of (item, entry); (item, reason) of bad images go to `bad`."""
+    for (item, entry), check in zip(chunk, checks, strict=True):
+        reason = check.result()
+        if reason is not None:
+            bad.append((item, reason))
+        category = entry["category"]
+        image = entry["image"]
+        yield (
+            _record_key(item),
+            {
+                "item": item,
+                "asin": entry["asin"] or "",
+                "image": image if reason else to_rgb_encoding(image),
+                "image_ok": reason is None,
+                "category": -1 if category is None else category,
+                **{key: lookup[item] for key, lookup in users.items()},
+            },
+        )
+
+
+# Keys spread over TFDS's 128-bit key range (see `_record_key`): ids below
+# 2**_KEY_ID_BITS get a bucket of their own neighbourhood.
+_KEY_ID_BITS = 20
+
+
+def _record_key(item: int) -> int:
+    """The TFDS key of an item's example: in item order, spread over the key range.
+
+    With shuffling disabled, TFDS uses the key itself as the 128-bit hash
+    that picks one of its 1,000 temporary buckets, as key * 1000 / 2**128:
+    plain item ids all land in bucket 0, which TFDS then reads back whole to
+    sort it, the whole catalogue in memory at the end of the conversion
+    (2.2 GB for Amazon Fashion). Shifting the id to the top bits keeps the
+    order and spreads a catalogue of up to 2**20 items over the buckets;
+    larger ids keep their own value (correct, only less frugal).
+    """
+    return item << (128 - _KEY_ID_BITS) if 0 <= item < 1 << _KEY_ID_BITS else item
+
+
+class _UsersByItem:
+    """item -> [n] int64 users holding it in one split, in the split's order (repeats kept).
+
+    Built once, vectorised (a stable sort of the split's (user, item)
+    pairs by item), from {user: [item, ...]}.
+    """
+
+    def __init__(self, split: dict[int, list[int]]):
+        lengths = np.fromiter(map(len, split.values()), np.int64, len(split))
+        users = np.repeat(np.fromiter(split, np.int64, len(split)), lengths)
+        items = np.fromiter(itertools.chain.from_iterable(split.values()), np.int64, len(users))
+        self._users = users[np.argsort(items, kind="stable")]
+        self._indptr = np.zeros(int(items.max(initial=-1)) + 2, np.int64)
+        np.cumsum(np.bincount(items, minlength=len(self._indptr) - 1), out=self._indptr[1:])
+
+    def __getitem__(self, item: int) -> np.ndarray:
+        if item + 1 >= len(self._indptr):
+            return self._users[:0]
+        return self._users[self._indptr[item] : self._indptr[item + 1]]
 
 
 class AmazonFashion(AuthorsBuilder):
@@ -330,9 +405,30 @@ def load(
     builder = BUILDERS[name](data_dir=data_dir, bad_images=bad_images)
     if not builder.is_prepared():
         _prepare(builder, manual_dir)
+        # The file's objects are gone by now, but the allocator keeps their
+        # pages; hand them back so the catalogue read next is the only copy.
+        _release_freed_memory()
     else:
         logging.info("%s: reading prepared records from %s", name, builder.data_path)
-    return _read_records(builder, name, bad_images)
+    ds = _read_records(builder, name, bad_images)
+    _release_freed_memory()  # the read's parsed batches (~5% of the catalogue)
+    return ds
+
+
+def _release_freed_memory() -> None:
+    """Returns the C heap's free pages to the OS (glibc only; a no-op elsewhere).
+
+    Conversion frees hundreds of thousands of ~10 KB image blobs and their
+    serialized records; glibc keeps those pages, and the catalogue read back
+    next did not reuse them, so the process held the file's size twice
+    (measured at 30% of Amazon Fashion, before conversion streamed: 1.36 GB
+    resident after conversion, 0.65 GB after this call, TF's own 0.57 GB
+    included).
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _prepare(builder: AuthorsBuilder, manual_dir: str | None) -> None:
@@ -358,24 +454,63 @@ def _prepare(builder: AuthorsBuilder, manual_dir: str | None) -> None:
         )
 
 
+def _record_batches(builder: AuthorsBuilder):
+    """Yields the prepared records as NumPy batches, parsed a batch at a time.
+
+    TFDS's `as_dataset` parses and decodes one example per graph call
+    (~150 us an item here, most of a load); `tf.io.parse_example` on a
+    batch of serialized records does the same work vectorised. Lists of
+    users come back flat with their row lengths.
+
+    Yields:
+      dicts of NumPy arrays: item [b] int64, image [b] object (bytes),
+      image_ok [b] bool, category [b] int64, and for each of train_users,
+      validation_users, test_users the flat [n] int64 users plus
+      `<key>_len` [b] int64.
+    """
+    if builder.info.file_format != tfds.core.FileFormat.TFRECORD:
+        raise DataError(
+            f"{builder.name}: records under {builder.data_path} are in "
+            f"{builder.info.file_format}, not TFRecord; delete that folder to prepare them again."
+        )
+    spec = {
+        "item": tf.io.FixedLenFeature([], tf.int64),
+        "image": tf.io.FixedLenFeature([], tf.string),
+        "image_ok": tf.io.FixedLenFeature([], tf.int64),
+        "category": tf.io.FixedLenFeature([], tf.int64),
+        **{key: tf.io.RaggedFeature(tf.int64) for key in _USER_LISTS},
+    }
+
+    def parse(serialized):
+        parsed = tf.io.parse_example(serialized, spec)
+        out = {k: parsed[k] for k in ("item", "image", "category")}
+        out["image_ok"] = parsed["image_ok"] != 0
+        for key in _USER_LISTS:
+            out[key] = parsed[key].flat_values
+            out[key + "_len"] = parsed[key].row_lengths()
+        return out
+
+    files = [os.fspath(path) for path in builder.info.splits["items"].filepaths]
+    dataset = (
+        tf.data.TFRecordDataset(files, buffer_size=8 << 20)
+        .batch(_READ_BATCH)
+        .map(parse, num_parallel_calls=2, deterministic=True)
+        .prefetch(1)
+    )
+    for batch in dataset:
+        yield {key: value.numpy() for key, value in batch.items()}
+
+
 def _read_records(builder: AuthorsBuilder, name: str, bad_images: str) -> RecDataset:
     metadata = builder.info.metadata
     usernum, itemnum = int(metadata["usernum"]), int(metadata["itemnum"])
     source = str(metadata.get("source", builder.FILE_NAME))
-
-    def flatten(batch):
-        out = {k: batch[k] for k in ("item", "image", "image_ok", "category")}
-        for key in ("train_users", "validation_users", "test_users"):
-            ragged = batch[key]
-            out[key] = ragged.flat_values
-            out[key + "_len"] = ragged.row_lengths()
-        return out
-
-    dataset = builder.as_dataset(split="items", shuffle_files=False)
-    dataset = dataset.ragged_batch(_READ_BATCH).map(flatten).prefetch(2)
     item_parts, image_parts, ok_parts, category_parts = [], [], [], []
     rows = {"train": [], "validation": [], "test": []}
-    for batch in tfds.as_numpy(dataset):
+    progress = Progress(itemnum, "items", interval=10.0, prefix=f"{name}: reading records")
+    progress.last = progress.start  # short loads print nothing
+    done = 0
+    for batch in _record_batches(builder):
         item_parts.append(batch["item"])
         image_parts.append(batch["image"])
         ok_parts.append(batch["image_ok"])
@@ -384,6 +519,10 @@ def _read_records(builder: AuthorsBuilder, name: str, bad_images: str) -> RecDat
             users = batch[f"{split}_users"]
             items = np.repeat(batch["item"], batch[f"{split}_users_len"])
             rows[split].append(np.stack([users, items], axis=1))
+        done += len(batch["item"])
+        progress.update(done)
+    if progress.elapsed > progress.interval:
+        progress.update(done, force=True)
     item = np.concatenate(item_parts)
     if len(item) != itemnum or not np.array_equal(np.sort(item), np.arange(itemnum)):
         raise DataError(
@@ -391,9 +530,8 @@ def _read_records(builder: AuthorsBuilder, name: str, bad_images: str) -> RecDat
             f"expected {itemnum}; delete that folder to prepare them again."
         )
     order = np.argsort(item, kind="stable")
-    encoded = np.empty(itemnum, dtype=object)
-    encoded[:] = [blob for part in image_parts for blob in part]
-    encoded = encoded[order]
+    encoded = np.concatenate(image_parts)[order]
+    del image_parts
     ok = np.concatenate(ok_parts)[order]
     categories = np.concatenate(category_parts)[order].astype(np.int64)
     splits = {

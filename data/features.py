@@ -30,6 +30,7 @@ import tempfile
 import numpy as np
 from absl import logging
 
+from common.runtime import Progress
 from data.core import DataError, RecDataset
 
 EXTRACTORS = ("efficientnet_lite0", "efficientnet_lite0_112", "mcauley", "pixels")
@@ -105,11 +106,16 @@ def read_mcauley_features(
     out = np.zeros((len(ids), dim), np.float32)
     found = np.zeros(len(ids), bool)
     unknown = 0
+    progress = Progress(size // rtype.itemsize, "records", interval=10.0, prefix=f"reading {path}")
+    progress.last = progress.start  # small files print nothing
+    done = 0
     with open(path, "rb") as f:
         while True:
             chunk = np.frombuffer(f.read(chunk_records * rtype.itemsize), rtype)
             if not len(chunk):
                 break
+            done += len(chunk)
+            progress.update(done)
             asins = np.char.strip(chunk["asin"])
             pos = np.searchsorted(sorted_ids, asins).clip(max=max(len(ids) - 1, 0))
             hit = sorted_ids[pos] == asins if len(ids) else np.zeros(len(chunk), bool)
@@ -117,6 +123,8 @@ def read_mcauley_features(
             rows = order[pos[hit]]
             out[rows] = chunk["f"][hit]
             found[rows] = True
+    if progress.elapsed > progress.interval:
+        progress.update(done, force=True)
     missing = int((~found).sum())
     if missing or unknown:
         logging.warning(

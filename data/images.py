@@ -42,6 +42,9 @@ MAX_LISTED = 10
 # Below this many images a thread pool costs more than it saves.
 _MIN_PARALLEL = 64
 
+# Images handed to the thread pool at a time (bounds its queue of futures).
+_CHECK_SLICE = 4096
+
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -115,6 +118,62 @@ def decode_error(blob: bytes | None) -> str | None:
     return None
 
 
+def decode_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """Threads for `decode_error`: PIL releases the GIL while decoding, so they scale."""
+    return concurrent.futures.ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1)))
+
+
+def decode_errors(encoded: Sequence[bytes], progress: Progress | None = None) -> list[str | None]:
+    """`decode_error` of every image, on a thread pool when there are many.
+
+    Args:
+      encoded: [n] encoded images (bytes; None or b"" count as bad).
+      progress: reports images done, if given (after the first 2 s).
+
+    Returns:
+      [n] reasons, None where the image decodes.
+    """
+    n = len(encoded)
+    if n < _MIN_PARALLEL:
+        return [decode_error(blob) for blob in encoded]
+    reasons: list[str | None] = [None] * n
+    with decode_pool() as pool:
+        # A slice at a time: `pool.map` submits everything it is given at
+        # once, and a future per image of a 234K-item catalogue is ~0.2 GB.
+        for start in range(0, n, _CHECK_SLICE):
+            part = encoded[start : start + _CHECK_SLICE]
+            reasons[start : start + len(part)] = pool.map(decode_error, part)
+            # Only long checks are worth a progress line.
+            if progress is not None and progress.elapsed > 2.0:
+                progress.update(start + len(part))
+    return reasons
+
+
+def report_bad_images(bad_ids: Sequence, first_reason: str, source: str, bad_images: str) -> None:
+    """Raises (bad_images="fail") or logs ("skip") what `check_images` found.
+
+    Args:
+      bad_ids: external ids of the undecodable images, in catalogue order.
+      first_reason: `decode_error` of the first of them.
+      source: the file or folder the images came from.
+      bad_images: "fail" or "skip".
+
+    Raises:
+      DataError: with bad_images="fail"; the message gives the count, the
+        first few item ids and what to do.
+    """
+    listed = ", ".join(str(i) for i in bad_ids[:MAX_LISTED])
+    more = f" and {len(bad_ids) - MAX_LISTED} more" if len(bad_ids) > MAX_LISTED else ""
+    message = (
+        f"{len(bad_ids)} undecodable images in {source}: item ids {listed}{more}; "
+        f"fix or remove them, or pass --bad_images=skip "
+        f"(first error, item {bad_ids[0]}: {first_reason})"
+    )
+    if bad_images == "fail":
+        raise DataError(message)
+    logging.warning("Skipping their items: %s", message)
+
+
 def check_images(
     encoded: Sequence[bytes], item_ids: Sequence, source: str, bad_images: str = "fail"
 ) -> np.ndarray:
@@ -131,8 +190,8 @@ def check_images(
       [n] bool array, True where the image decodes.
 
     Raises:
-      DataError: with bad_images="fail" and at least one bad image; the
-        message gives the count, the first few item ids and what to do.
+      DataError: with bad_images="fail" and at least one bad image
+        (`report_bad_images`).
       ValueError: bad_images is neither "fail" nor "skip", or the lengths
         of `encoded` and `item_ids` differ.
     """
@@ -141,34 +200,12 @@ def check_images(
     n = len(encoded)
     if len(item_ids) != n:
         raise ValueError(f"check_images: {n} images but {len(item_ids)} item ids.")
-    reasons: list[str | None] = [None] * n
     progress = Progress(n, "images", interval=10.0, prefix=f"checking images in {source}")
-    if n < _MIN_PARALLEL:
-        reasons = [decode_error(blob) for blob in encoded]
-    else:
-        # PIL releases the GIL while decoding, so threads scale with cores.
-        workers = max(1, min(8, os.cpu_count() or 1))
-        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            for k, reason in enumerate(pool.map(decode_error, encoded)):
-                reasons[k] = reason
-                # Only long checks are worth a progress line.
-                if k % 1024 == 0 and progress.elapsed > 2.0:
-                    progress.update(k)
-        if progress.elapsed > progress.interval:
-            progress.update(n, force=True)
+    reasons = decode_errors(encoded, progress)
+    if progress.elapsed > progress.interval:
+        progress.update(n, force=True)
     ok = np.fromiter((r is None for r in reasons), dtype=bool, count=n)
     bad = np.flatnonzero(~ok)
-    if len(bad) == 0:
-        return ok
-    listed = ", ".join(str(item_ids[k]) for k in bad[:MAX_LISTED])
-    more = f" and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""
-    first = bad[0]
-    message = (
-        f"{len(bad)} undecodable images in {source}: item ids {listed}{more}; "
-        f"fix or remove them, or pass --bad_images=skip "
-        f"(first error, item {item_ids[first]}: {reasons[first]})"
-    )
-    if bad_images == "fail":
-        raise DataError(message)
-    logging.warning("Skipping their items: %s", message)
+    if len(bad):
+        report_bad_images([item_ids[k] for k in bad], reasons[bad[0]], source, bad_images)
     return ok

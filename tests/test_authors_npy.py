@@ -117,6 +117,37 @@ def test_item_list_reads_like_item_dict(tmp_path, sample):
     assert {i: e["category"] for i, e in data.items.items()} == sample.categories
 
 
+@pytest.mark.parametrize("writer", ["py2", "latin1"])
+def test_stream_hands_out_items_before_reading_the_rest(tmp_path, writer):
+    sample = authors_format.make_sample(num_users=20, num_items=2500, seed=1)
+    path = str(tmp_path / f"{writer}.npy")
+    if writer == "py2":
+        authors_format.write_authors_npy(path, sample.objects)
+    else:
+        authors_format.write_latin1_variant(path, sample.objects)
+    stream = authors_npy.AuthorsStream(path)
+    assert stream.user_train == sample.train and stream.user_test == sample.test
+    items = stream.items()
+    first, entry = next(items)
+    # Pickle batches hold 1,000 items: the first comes before the file's last third is read.
+    assert stream._file.tell() < 0.6 * os.path.getsize(path)
+    assert entry["image"] == sample.objects[3][first][b"imgs"]
+    assert stream.usernum is None  # the counts come after the items
+    rest = dict(items)
+    assert sorted([first, *rest]) == list(range(2500)) and stream.itemnum == 2500
+    assert stream._file.closed
+
+
+def test_a_blob_shared_by_two_items_is_refused(tmp_path):
+    objects = authors_format.make_sample().objects
+    blob = b"\xff\xd8" + bytes(4000)
+    objects[3][2][b"imgs"] = objects[3][7][b"imgs"] = blob  # one object: memoised once
+    path = str(tmp_path / "shared.npy")
+    authors_format.write_authors_npy(path, objects)
+    with pytest.raises(DataError, match="refers twice to one image blob"):
+        read_authors_npy(path)
+
+
 def _write_crafted(path, payload) -> None:
     """An object .npy whose Item dict holds `payload` (pickled by Python 3)."""
     objects = np.empty(6, dtype=object)
@@ -293,11 +324,37 @@ def test_tfds_python2_file_then_records_only(tfds_dirs, sample, monkeypatch):
         raise AssertionError("the pickle was read again")
 
     monkeypatch.setattr(authors_npy, "read_authors_npy", no_pickle)
+    monkeypatch.setattr(authors_npy, "AuthorsStream", no_pickle)
     again = registry.load("amazon_fashion", registry.DataOptions(**tfds_dirs))
     for split in ("train", "validation", "test"):
         np.testing.assert_array_equal(again.split(split), ds.split(split))
     np.testing.assert_array_equal(again.categories, ds.categories)
     assert list(again.images.encoded) == list(ds.images.encoded)
+
+
+def test_records_read_back_the_same_in_any_batch_size(tfds_dirs, sample, monkeypatch):
+    whole = authors_tfds.load("amazon_fashion", **tfds_dirs)
+    # 5 items a batch: batches end mid-catalogue, some with no user of a split.
+    monkeypatch.setattr(authors_tfds, "_READ_BATCH", 5)
+    batched = authors_tfds.load("amazon_fashion", **tfds_dirs)
+    _check_dataset(batched, sample, AMAZON_FASHION_CATEGORIES)
+    for split in ("train", "validation", "test"):
+        np.testing.assert_array_equal(batched.split(split), whole.split(split))
+    np.testing.assert_array_equal(batched.categories, whole.categories)
+    assert list(batched.images.encoded) == list(whole.images.encoded)
+    assert batched.images.encoded.dtype == object and len(batched.images.encoded) == 12
+
+
+def test_record_keys_keep_item_order_and_spread_over_tfds_buckets():
+    from tensorflow_datasets.core import shuffle
+
+    items = np.arange(0, 234_892, 7)
+    keys = [authors_tfds._record_key(int(i)) for i in items]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    buckets = [shuffle.get_bucket_number(k, shuffle.BUCKETS_NUMBER) for k in keys]
+    # Plain ids would all fall in bucket 0, read back whole by TFDS.
+    assert len(set(buckets)) > 200 and max(buckets) < shuffle.BUCKETS_NUMBER
+    assert authors_tfds._record_key(1 << 20) == 1 << 20  # beyond the range: its own value
 
 
 def test_tfds_latin1_variant(tfds_dirs, sample):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data import custom, registry
+from data import custom, images, registry
 from data.core import AMAZON_FASHION_CATEGORIES, DataError
 from data.images import check_images, decode_error
 
@@ -405,7 +405,7 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def test_check_images_mask_and_message(caplog):
+def test_check_images_mask_and_message(caplog, monkeypatch):
     rgb = Image.fromarray(np.arange(16 * 16 * 3, dtype=np.uint8).reshape(16, 16, 3))
     good = [_encode(rgb, "JPEG"), _encode(rgb, "PNG"), _encode(rgb.convert("L"), "JPEG")]
     good += [_encode(rgb.convert("P"), "PNG"), _encode(rgb.convert("RGBA"), "PNG")]
@@ -426,6 +426,10 @@ def test_check_images_mask_and_message(caplog):
     # The threaded path (>= 64 images) gives the same mask, in order.
     many = blobs * 20
     assert np.array_equal(check_images(many, list(range(200)), "s", "skip"), np.tile(mask, 20))
+    # ... and so does a pool fed in slices that end mid-pattern, from a list or an array.
+    monkeypatch.setattr(images, "_CHECK_SLICE", 7)
+    for seq in (many, np.asarray(many, dtype=object)):
+        assert np.array_equal(check_images(seq, list(range(200)), "s", "skip"), np.tile(mask, 20))
     with pytest.raises(
         DataError,
         match=r"100 undecodable images in s: item ids 5, 6, 7, 8, 9, 15, "
