@@ -117,6 +117,12 @@ flags.DEFINE_string(
     "paper",
     "Preset of the pipeline, train_step and train_paper stages (tests: small).",
 )
+flags.DEFINE_bool(
+    "image_cache",
+    True,
+    "Train stages decode a catalogue over the memory budget once into WORKDIR/image_cache "
+    "(dvbpr_tf.train --image_cache_dir); --noimage_cache decodes JPEGs per lookup.",
+)
 flags.DEFINE_integer("train_steps", 10, "DVBPR training steps (one epoch of this length).")
 flags.DEFINE_integer("train_batch_size", 32, "DVBPR triplets per step (the step benchmark's).")
 flags.DEFINE_integer("step_bench_steps", 3, "Timed steps of train_step.")
@@ -245,6 +251,7 @@ class Paths:
         self.features = os.path.join(workdir, "features", "image_features_synthetic.b")
         self.feature_cache = os.path.join(workdir, "feature_cache")
         self.logs = os.path.join(workdir, "logs")
+        self.image_cache = os.path.join(workdir, "image_cache")
 
     def stage(self, name: str) -> str:
         return os.path.join(self.root, name)
@@ -543,6 +550,7 @@ class Bench:
                 "--epochs=1",
                 f"--steps_per_epoch={FLAGS.train_steps}",
                 f"--batch_size={batch}",
+                *([f"--image_cache_dir={self.paths.image_cache}"] if FLAGS.image_cache else []),
             ),
             rate=lambda r, p: (r["steps"] * batch / _step_seconds(r, p), "triplets/s"),
             fields=lambda r, p: self._train_fields(r, p, batch, compare),

@@ -647,6 +647,7 @@ def train_and_evaluate(
     export: bool = True,
     baselines: bool = True,
     auc_options: auc_lib.AUCOptions | None = None,
+    image_cache_dir: str | None = None,
 ) -> dict:
     """Trains DVBPR, evaluates the best-on-validation checkpoint, exports it.
 
@@ -662,6 +663,10 @@ def train_and_evaluate(
       baselines: also compute the popularity AUC and, when the dataset has
         true scores, the oracle AUC.
       auc_options: the metric definitions (`eval.auc.AUCOptions()` if None).
+      image_cache_dir: where a catalogue too large to hold decoded in memory
+        is decoded once, at the model's size, into a memory-mapped file
+        (`data.pipeline.ImageStore`'s "cached" mode); None decodes JPEGs per
+        lookup.
 
     Returns:
       dict with 'validation' and 'test' ({auc, auc_cold, auc_warm,
@@ -677,7 +682,9 @@ def train_and_evaluate(
     """
     t0 = time.perf_counter()
     auc_options = auc_options or auc_lib.AUCOptions()
-    trainer = Trainer(config, dataset, workdir, strategy, auc_options)
+    trainer = Trainer(
+        config, dataset, workdir, strategy, auc_options, image_cache_dir=image_cache_dir
+    )
     history = trainer.fit()
     train_seconds = time.perf_counter() - t0
     if not trainer.restore_best():
