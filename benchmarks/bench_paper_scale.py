@@ -688,10 +688,25 @@ class Bench:
     def gan128(self):
         self._gan(128)
 
+    def _dvbpr_run(self) -> str:
+        """The DVBPR workdir design / table3 / table4 use: --design_from's, or else
+        the other train stage's when only that one has an export (a `--stages`
+        subset without train_paper would otherwise fail on a missing export)."""
+        chosen = self.paths.stage(FLAGS.design_from)
+        other = self.paths.stage(
+            "train_small" if FLAGS.design_from == "train_paper" else "train_paper"
+        )
+        if not os.path.isdir(os.path.join(chosen, "export")) and os.path.isdir(
+            os.path.join(other, "export")
+        ):
+            sys.stderr.write(f"No export in {chosen}; design stages use {other} instead.\n")
+            return other
+        return chosen
+
     def _design_flags(self, name: str) -> list[str]:
         return [
             *self.paths.data_flags(self.dataset),
-            f"--recommender={os.path.join(self.paths.stage(FLAGS.design_from), 'export')}",
+            f"--recommender={os.path.join(self._dvbpr_run(), 'export')}",
             f"--gan={os.path.join(self.paths.stage('gan64'), 'export')}",
             f"--out={_fresh(self.paths.stage(name))}",
             f"--preset={FLAGS.design_preset}",
@@ -733,7 +748,7 @@ class Bench:
                 "--features=mcauley",
                 f"--mcauley_features={self.paths.features}",
                 f"--feature_cache={self.paths.feature_cache}",
-                f"--dvbpr_from={self.paths.stage(FLAGS.design_from)}",
+                f"--dvbpr_from={self._dvbpr_run()}",
             ),
             rate=lambda r, p: (len(TABLE3_MODELS) / p["wall_s"], "models/s"),
             fields=lambda r, p: {"auc": r["auc"]},
