@@ -12,12 +12,14 @@ bit-identical inputs.
 Item images come from an `ImageStore`: the catalogue decoded at S x S when
 it fits a memory budget; else, given a cache folder, decoded once into a
 memory-mapped `.npy` file at S x S; else the encoded bytes, decoded per
-lookup inside the tf.data map. In memory they live in non-trainable
-`tf.Variable`s: a tf.data graph
-serialises captured constants when it optimises itself (seconds for a few
-hundred MB, and a hard failure above 2 GB), whereas a variable is captured
-by handle. Build stores and datasets outside any `tf.distribute` scope, so
-that the variables stay single host-side copies.
+lookup inside the tf.data map. Decoded pixels live in non-trainable
+`tf.Variable`s: a tf.data graph serialises captured constants when it
+optimises itself (seconds for a few hundred MB, and a hard failure above
+2 GB), whereas a variable is captured by handle. The memory-mapped cache
+and the encoded bytes stay NumPy arrays, gathered per batch through
+`tf.numpy_function`: a string tensor would copy the encoded catalogue a
+second time. Build stores and datasets outside any `tf.distribute` scope,
+so that the variables stay single host-side copies.
 
 Training batches are pure functions of `(seed, step)`: batch `b` draws its
 users, positives and negatives from stateless Philox streams keyed on
@@ -253,21 +255,13 @@ class ImageStore:
         if self.mode == "decoded":
             return tf.gather(self._data, items)
         if self.mode == "cached":
-            size, channels, cache = self.image_size, self.channels, self._data
-            # One NumPy gather per batch (no per-image Python); it copies out
-            # of the page cache, or from disk for pages not yet resident.
-            out = tf.numpy_function(
-                lambda k: cache[np.asarray(k)], [items], tf.uint8, stateful=False
-            )
-            return tf.ensure_shape(out, [None, size, size, channels])
+            # It copies out of the page cache, or from disk for pages not yet resident.
+            out = _numpy_gather(self._data, items, tf.uint8)
+            return tf.ensure_shape(out, [None, self.image_size, self.image_size, self.channels])
         if self.mode == "pixels":
             return resize_uint8(tf.gather(self._data, items), self.image_size, self.channels)
-        size, channels, encoded = self.image_size, self.channels, self._data
-        # One NumPy gather of the batch's bytes objects (as in "cached" mode).
-        blobs = tf.numpy_function(
-            lambda k: encoded[np.asarray(k)], [items], tf.string, stateful=False
-        )
-        blobs = tf.ensure_shape(blobs, [None])
+        size, channels = self.image_size, self.channels
+        blobs = tf.ensure_shape(_numpy_gather(self._data, items, tf.string), [None])
         return tf.map_fn(
             lambda blob: _decode_one(blob, size, channels),
             blobs,
@@ -354,6 +348,11 @@ class ImageStore:
                 os.remove(tmp)
             raise
         return path
+
+
+def _numpy_gather(array: np.ndarray, items: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """`array[items]` for a NumPy array held outside the graph: one gather per batch."""
+    return tf.numpy_function(lambda k: array[np.asarray(k)], [items], dtype, stateful=False)
 
 
 def _fingerprint(images: ItemImages, shape: tuple[int, ...]) -> str:
