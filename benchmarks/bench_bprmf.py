@@ -1,4 +1,4 @@
-"""BPR-MF training throughput (triplets/s) of `dvbpr_tf.baselines` on this machine.
+"""BPR-MF training throughput (triplets/s) of `baselines.lib` on this machine.
 
     python benchmarks/bench_bprmf.py [--batch_size=65536] [--dims=10,30,50]
 
@@ -35,8 +35,9 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
+from baselines import config as baselines_config
+from baselines import lib as baselines
 from common import runtime
-from dvbpr_tf import baselines, baselines_config
 
 flags.DEFINE_integer("batch_size", 65536, "Triplets per step.")
 flags.DEFINE_list("dims", ["10", "30", "50"], "Latent factors K to time (the paper's grid).")

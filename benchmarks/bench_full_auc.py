@@ -2,7 +2,7 @@ r"""Full-catalogue AUC vs the bare matmul of the same shapes, at Amazon Fashion'
 
     python benchmarks/bench_full_auc.py [--scale=1.0] [--items=234892] [--dims=10,100]
 
-For each K of --dims, times `eval.auc.evaluate_embeddings` on the test
+For each K of --dims, times `metrics.auc.evaluate_embeddings` on the test
 split (all / cold / warm / sampled-100 AUC: scores per block of users,
 observed items excluded, sign sums over the whole catalogue) against the
 bare `tf.matmul` of [users, K] x [K, items] in the same user blocks, timed
@@ -28,7 +28,7 @@ from absl import app, flags
 
 from common import runtime
 from dvbpr_tf import benchmark
-from eval import auc as auc_lib
+from metrics import auc as auc_lib
 
 AMAZON_FASHION_USERS = 64583
 AMAZON_FASHION_ITEMS = 234892

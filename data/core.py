@@ -12,10 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from common.errors import DataError  # noqa: F401  (re-exported: data's callers raise it)
+from metrics.protocol import COLD_ITEM_THRESHOLD, interactions_csr  # noqa: F401
+
 # The paper (Section IV-C) calls an item "cold" when it has fewer than 5
 # observations at training time (the reference code of its baselines counts
-# "<= 5", i.e. a threshold of 6; `eval.auc.AUCOptions.cold_threshold`).
-COLD_ITEM_THRESHOLD = 5
+# "<= 5", i.e. a threshold of 6; `metrics.auc.AUCOptions.cold_threshold`).
 
 # Amazon Fashion's one-hot category order (AUTHORS_CODE.md).
 AMAZON_FASHION_CATEGORIES = (
@@ -26,10 +28,6 @@ AMAZON_FASHION_CATEGORIES = (
     "men_shoes",
     "women_shoes",
 )
-
-
-class DataError(ValueError):
-    """A dataset file or flag is wrong; the message says which and what to do."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,16 +164,6 @@ class RecDataset:
     @property
     def num_categories(self) -> int:
         return len(self.category_names)
-
-
-def interactions_csr(rows: np.ndarray, num_users: int) -> tuple[np.ndarray, np.ndarray]:
-    """Groups (user, item) rows by user: ([num_users + 1] indptr, [n] items)."""
-    order = np.lexsort((rows[:, 1], rows[:, 0]))
-    indices = rows[order, 1].astype(np.int64)
-    counts = np.bincount(rows[:, 0], minlength=num_users)
-    indptr = np.zeros(num_users + 1, np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    return indptr, indices
 
 
 def sort_rows(rows: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from common import runtime
 from data import flags as data_flags
 from data import registry
 from data.core import DataError, RecDataset
-from eval import auc as auc_lib
+from metrics import auc as auc_lib
 
 flags.DEFINE_integer("images_per_category", 8, "Images per category in the contact sheet.")
 flags.DEFINE_integer("sheet_cell", 96, "Pixel size of one contact-sheet cell.")

@@ -5,7 +5,7 @@
 
 Extractors:
   efficientnet_lite0: the 1280-d pooled features of the ImageNet
-    EfficientNet-Lite0 (`eval.efficientnet_lite`), computed offline from the
+    EfficientNet-Lite0 (`metrics.efficientnet_lite`), computed offline from the
     dataset's images at 224x224 ("efficientnet_lite0_112": at 112x112, a
     quarter of the cost, for catalogues of small images).
   mcauley: the 4096-d features McAuley et al. published for the Amazon
@@ -241,7 +241,7 @@ def efficientnet_features(
 
     from common import runtime
     from data import pipeline
-    from eval import efficientnet_lite
+    from metrics import efficientnet_lite
 
     if not ds.has_images:
         raise DataError(f"{ds.name} has no images: visual features cannot be extracted.")

@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from common.images import tf_grey_to_rgb
 from data import pipeline
 from data.core import DataError
 from design.config import DesignConfig
@@ -60,13 +61,6 @@ def nearest_upscale(images: tf.Tensor, size: int) -> tf.Tensor:
     index = np.minimum(((np.arange(size) + 0.5) * r / size).astype(np.int64), r - 1)
     index = tf.constant(index, tf.int32)
     return tf.gather(tf.gather(images, index, axis=1), index, axis=2)
-
-
-def to_rgb(images: tf.Tensor) -> tf.Tensor:
-    """[N, H, W, 1 or 3] -> [N, H, W, 3]: grey images are tiled to three channels."""
-    if images.shape[-1] == 1:
-        return tf.tile(images, [1, 1, 1, 3])
-    return images
 
 
 def sample_without_replacement(values: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -242,7 +236,7 @@ class Designer:
     def _terms(self, z_prime, theta_rows, categories):
         """(preference [N], realism [N], images [N, R, R, C]) at z' [N, z_dim]."""
         images = self.gan.generate(tf.tanh(z_prime), categories)
-        rgb = nearest_upscale(to_rgb(images), self.rec.image_size)
+        rgb = nearest_upscale(tf_grey_to_rgb(images), self.rec.image_size)
         preference = tf.reduce_sum(theta_rows * self.rec.embed(rgb), axis=-1)
         realism = tf.square(self.gan.discriminate(images, categories) - 1.0)
         return preference, realism, images
@@ -360,7 +354,9 @@ class Designer:
             raise ValueError(f"{len(users)} users for {len(images)} images.")
         out = []
         for i in range(0, len(users), _CHUNK):
-            x = nearest_upscale(to_rgb(tf.constant(images[i : i + _CHUNK])), self.rec.image_size)
+            x = nearest_upscale(
+                tf_grey_to_rgb(tf.constant(images[i : i + _CHUNK])), self.rec.image_size
+            )
             emb = self.rec.embed(x).numpy()
             out.append(np.sum(self.rec.theta[users[i : i + _CHUNK]] * emb, axis=-1))
         return np.concatenate(out) if out else np.zeros([0], np.float32)

@@ -17,7 +17,7 @@ flags override it. Rerunning
 the same command after a kill resumes from the last checkpoint. The run
 ends with one JSON line: test and best-validation AUCs (all / cold / warm
 items, sampled-100) of the checkpoint that is best on validation, the
-split's leak diagnostic (`eval.auc.leak_diagnostic`), and the popularity
+split's leak diagnostic (`metrics.auc.leak_diagnostic`), and the popularity
 and (simulated data only) oracle AUCs next to them. `--model=<baseline>`
 trains one of Table III's baselines instead, under the paper's sampling
 protocol unless --negatives / --sampling say otherwise.
@@ -36,7 +36,7 @@ from common import runtime
 from data import flags as data_flags
 from data import registry
 from dvbpr_tf import config as config_lib
-from eval import flags as eval_flags
+from metrics import flags as protocol_flags
 
 flags.DEFINE_enum("preset", None, sorted(config_lib.PRESETS), "Hyper-parameter preset.")
 flags.DEFINE_integer(
@@ -147,14 +147,14 @@ def main(argv):
 
 def _auc_options():
     try:
-        return eval_flags.auc_options_from_flags()
+        return protocol_flags.auc_options_from_flags()
     except ValueError as err:
         raise app.UsageError(str(err)) from err
 
 
 def _test_line(result: dict) -> str:
     """Test AUCs and the split's leak diagnostic, for the closing stderr line."""
-    from eval import auc as auc_lib
+    from metrics import auc as auc_lib
 
     test = result["test"]
     return (
@@ -165,15 +165,16 @@ def _test_line(result: dict) -> str:
 
 def _train_baseline() -> None:
     """--model=<baseline>: the same data and evaluation, a baseline model."""
+    from baselines import config as baselines_config
+    from baselines import lib as baselines
     from data import features as features_lib
-    from dvbpr_tf import baselines, baselines_config
 
     if FLAGS.model not in baselines_config.MODELS:
         raise app.UsageError(
             f"--model={FLAGS.model!r} is unknown; use dvbpr or one of "
             f"{', '.join(baselines_config.MODELS)}."
         )
-    overrides = eval_flags.sampling_from_flags()
+    overrides = protocol_flags.sampling_from_flags()
     if FLAGS.seed is not None:
         overrides["seed"] = FLAGS.seed
     if FLAGS.epochs is not None:

@@ -56,7 +56,7 @@ from data.core import DataError, RecDataset
 from dvbpr_tf import export as export_lib
 from dvbpr_tf import losses, models, optim
 from dvbpr_tf.config import DVBPRConfig
-from eval import auc as auc_lib
+from metrics import auc as auc_lib
 
 # Salt that separates the dropout stream from the triplet stream of one seed.
 _DROPOUT_SALT = 0x0D0
@@ -145,7 +145,7 @@ class Trainer:
       strategy: the distribution strategy (built from `config.strategy`
         when None).
       auc_options: the metric definitions of every evaluation
-        (`eval.auc.AUCOptions()` when None).
+        (`metrics.auc.AUCOptions()` when None).
       image_cache_dir: where a catalogue too large to hold decoded is
         decoded once into a memory-mapped file (`pipeline.ImageStore`'s
         "cached" mode); None decodes its JPEGs per lookup.
@@ -662,7 +662,7 @@ def train_and_evaluate(
       export: write the SavedModel to WORKDIR/export.
       baselines: also compute the popularity AUC and, when the dataset has
         true scores, the oracle AUC.
-      auc_options: the metric definitions (`eval.auc.AUCOptions()` if None).
+      auc_options: the metric definitions (`metrics.auc.AUCOptions()` if None).
       image_cache_dir: where a catalogue too large to hold decoded in memory
         is decoded once, at the model's size, into a memory-mapped file
         (`data.pipeline.ImageStore`'s "cached" mode); None decodes JPEGs per
@@ -672,7 +672,7 @@ def train_and_evaluate(
       dict with 'validation' and 'test' ({auc, auc_cold, auc_warm,
       auc_sampled100} of the best checkpoint), 'best_epoch', 'epochs',
       'steps', 'history' (per-epoch validation), 'popularity' / 'oracle'
-      (test AUCs, or None), 'leak' (`eval.auc.leak_diagnostic` of the test
+      (test AUCs, or None), 'leak' (`metrics.auc.leak_diagnostic` of the test
       split), 'protocol' (DVBPR's sampling and the metric definitions),
       'train_seconds', 'export' (path or None).
 

@@ -15,7 +15,7 @@ r"""Quality figures of a GAN export (issue 5's "Done when") and the paper's Fig.
    spread of their mean colours (a colour-collapse check SSIM does not make);
 6. fig4.png: --figure_samples generated images per category over their
    l1-nearest training images;
-7. the field's metrics (`eval/gan_metrics.py`): FID and improved
+7. the field's metrics (`metrics/gan_metrics.py`): FID and improved
    precision/recall (k = 3) of the generated images against the held-out
    real ones, on ImageNet EfficientNet-Lite0 features (--imagenet) and on
    the category classifier's penultimate features, each beside the same

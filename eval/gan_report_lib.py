@@ -16,10 +16,12 @@ import numpy as np
 from absl import logging
 
 from common import runtime
+from common.images import to_unit_range
 from data.core import DataError
-from eval import gan_metrics, quality
+from eval import classifier as classifier_lib
 from gan_tf import config as gan_config
 from gan_tf import export
+from metrics import gan_metrics, quality
 
 CONDITIONING_GOAL = 0.8
 DIVERSITY_RATIO_GOAL = 0.8
@@ -88,7 +90,7 @@ def gan_report(
     names = gan.category_names
 
     if classifier is None:
-        classifier = quality.train_category_classifier(
+        classifier = classifier_lib.train_category_classifier(
             ds, size, channels, epochs=classifier_epochs, seed=seed
         )
     elif (classifier.image_size, classifier.channels) != (size, channels):
@@ -116,7 +118,7 @@ def gan_report(
         ]
     )
     real_cats = np.asarray(ds.categories)[real_items]
-    real = quality.to_unit_range(quality.real_images(ds, real_items, size, channels))
+    real = to_unit_range(classifier_lib.real_images(ds, real_items, size, channels))
     probs_real = quality.predict_probs(classifier.model, real)
 
     max_pairs = max_pairs_per_category or None
@@ -148,7 +150,7 @@ def gan_report(
     # labelled training image.
     shown = np.concatenate([np.flatnonzero(requested == c)[:figure_samples] for c in range(k)])
     labelled = np.flatnonzero(np.asarray(ds.categories) >= 0)
-    catalogue = quality.real_images(ds, labelled, size, channels)
+    catalogue = classifier_lib.real_images(ds, labelled, size, channels)
     shown_uint8 = samples["images_uint8"][shown]
     nearest, distance = quality.nearest_neighbours_l1(shown_uint8, catalogue)
     fig = quality.write_neighbours_figure(
@@ -240,8 +242,8 @@ def _field_metrics(
     out.update(imagenet_metrics="imagenet" in spaces, imagenet_note=note)
     if not spaces:
         return out
-    train = quality.to_unit_range(
-        quality.real_images(ds, train_items, classifier.image_size, classifier.channels)
+    train = to_unit_range(
+        classifier_lib.real_images(ds, train_items, classifier.image_size, classifier.channels)
     )
     for space, features in spaces.items():
         suite = gan_metrics.quality_suite(train, real, generated[matched], features, k=neighbours)

@@ -9,7 +9,7 @@ Works for any SavedModel with the recommender signatures
 product (`dvbpr_tf.export` writes such exports). The catalogue is embedded
 once through the export's own `item_embedding` (images resized to the
 export's `image_size` by the project's one resize, so the export sees what
-training saw), the users through `user_embedding`; then `eval.auc` computes
+training saw), the users through `user_embedding`; then `metrics.auc` computes
 the paper's AUC, the cold- and warm-item AUCs and the sampled-100 AUC on
 validation and test (--cold_threshold, --sampled_auc), and the split's leak
 diagnostic. Ends with one JSON line:
@@ -28,9 +28,9 @@ from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --rec
 from common import runtime
 from data import flags as data_flags
 from data import registry
-from eval import auc as auc_lib
-from eval import flags as eval_flags
 from eval.recommender_lib import evaluate_export
+from metrics import auc as auc_lib
+from metrics import flags as protocol_flags
 
 flags.DEFINE_string("export", None, "SavedModel folder of the recommender (e.g. WORKDIR/export).")
 flags.DEFINE_integer("batch_size", 256, "Images per call of item_embedding.")
@@ -45,7 +45,7 @@ def main(argv):
         raise app.UsageError("--export=DIR is required (a recommender SavedModel).")
     t0 = time.perf_counter()
     try:
-        auc_options = eval_flags.auc_options_from_flags()
+        auc_options = protocol_flags.auc_options_from_flags()
     except ValueError as err:
         raise app.UsageError(str(err)) from err
     if FLAGS.workdir:

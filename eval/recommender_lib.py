@@ -16,7 +16,7 @@ import tensorflow as tf
 from common import runtime
 from data import pipeline
 from data.core import DataError, RecDataset
-from eval import auc as auc_lib
+from metrics import auc as auc_lib
 
 
 def load_export(export_dir: str):

@@ -6,9 +6,9 @@ r"""Table III of the paper: every method's AUC (all items / cold items) per data
         --models=rand,poprank,warp,bprmf --workdir=/tmp/table3_amazon
 
 Each (dataset, method) is trained with selection on validation
-(`dvbpr_tf.baselines.train_baseline`; DVBPR through
+(`baselines.lib.train_baseline`; DVBPR through
 `dvbpr_tf.train_lib.train_and_evaluate`) in `WORKDIR/<dataset>/<method>/`
-and evaluated on test with `eval.auc`. A finished (dataset, method) keeps
+and evaluated on test with `metrics.auc`. A finished (dataset, method) keeps
 its `results.json` and is not rerun, and unfinished grids resume point by
 point, so the binary is resumable after a kill.
 
@@ -31,13 +31,13 @@ from __future__ import annotations
 
 from absl import app, flags, logging
 
+from baselines import config as bc
 from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
 from common import runtime
 from data import flags as data_flags
 from data.core import DataError
-from dvbpr_tf import baselines_config as bc
-from eval import flags as eval_flags
 from eval.table3_lib import METHODS, SETTINGS, run_table
+from metrics import flags as protocol_flags
 
 flags.DEFINE_list(
     "datasets", ["synthetic_fashion"], "Registry names of the datasets (rows of the table)."
@@ -73,7 +73,7 @@ def main(argv):
     if not FLAGS.workdir:
         raise app.UsageError("--workdir is required.")
     try:
-        auc_options = eval_flags.auc_options_from_flags()
+        auc_options = protocol_flags.auc_options_from_flags()
     except ValueError as err:
         raise app.UsageError(str(err)) from err
     config = dict(
@@ -87,7 +87,7 @@ def main(argv):
         mcauley_features=FLAGS.mcauley_features,
         dvbpr_epochs=FLAGS.dvbpr_epochs,
         dvbpr_from=FLAGS.dvbpr_from,
-        protocol_overrides=eval_flags.sampling_from_flags(),
+        protocol_overrides=protocol_flags.sampling_from_flags(),
         auc_options=auc_options,
     )
     runtime.write_config(FLAGS.workdir, config)

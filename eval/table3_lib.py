@@ -17,18 +17,18 @@ import os
 import numpy as np
 from absl import logging
 
+from baselines import config as bc
+from baselines import lib as baselines
 from common import runtime
 from data import features as features_lib
 from data import registry
 from data.core import DataError, RecDataset
-from dvbpr_tf import baselines
-from dvbpr_tf import baselines_config as bc
-from eval import auc as auc_lib
+from metrics import auc as auc_lib
 
 METHODS = (*bc.MODELS, "dvbpr")
-# Rows per dataset: (setting shown, key of the eval.auc dict).
+# Rows per dataset: (setting shown, key of the metrics.auc dict).
 SETTINGS = (("All Items", "auc"), ("Cold Items", "auc_cold"), ("Warm Items", "auc_warm"))
-# The column of the 'no training data' indicator scorer (eval.auc.leak_diagnostic).
+# The column of the 'no training data' indicator scorer (metrics.auc.leak_diagnostic).
 LEAK_COLUMN = "leak_indicator"
 
 # The paper's Amazon Fashion row (Table III), for comparison in the report:
@@ -70,7 +70,7 @@ def table_rows(results: dict, models: list[str], leak: dict | None = None) -> li
     Args:
       results: {dataset: {method: result dict with test.auc / auc_cold / auc_warm}}.
       models: methods in column order.
-      leak: optional {dataset: eval.auc dict of the 'no training data'
+      leak: optional {dataset: metrics.auc dict of the 'no training data'
         indicator scorer on test}, shown as its own column (not a method:
         it never counts as "best").
 
@@ -282,7 +282,7 @@ def run_table(
     `dvbpr_from` (one dataset only) takes DVBPR's row from a finished
     `dvbpr_tf.train` workdir instead of training DVBPR again.
     `protocol_overrides` ({negatives, sampling, select_on}; the paper's
-    protocol when None) and `auc_options` (`eval.auc.AUCOptions()` when
+    protocol when None) and `auc_options` (`metrics.auc.AUCOptions()` when
     None) apply to every method and are written into both table files.
 
     Returns:

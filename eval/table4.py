@@ -20,14 +20,14 @@ Metrics, each reported as mean +- std:
   stored item embeddings; generated images are upscaled to Phi's input by
   nearest neighbour, as in the optimisation;
 - quality: the classifier score (the Inception Score formula,
-  `eval.quality.classifier_score`) of all of a source's images, over
+  `metrics.quality.classifier_score`) of all of a source's images, over
   --quality_splits splits; with a category classifier trained on the
   dataset's real images (at the GAN's resolution), and with the ImageNet
-  EfficientNet-Lite0 of `eval/efficientnet_lite.py` when that is available;
+  EfficientNet-Lite0 of `metrics/efficientnet_lite.py` when that is available;
 - diversity: 1 - mean SSIM over the pairs of a trial's 3 images (at the
   GAN's resolution); mean and std over trials;
 - field metrics (a second table): FID and precision/recall (k = 3, see
-  `eval/gan_metrics.py`) of a source's images (the --imagenet_max_images
+  `metrics/gan_metrics.py`) of a source's images (the --imagenet_max_images
   subset) against as many held-out real images of the same categories, on
   EfficientNet-Lite0 features (the dataset classifier's without it), with
   the classifier's training images against the same held-out ones as the

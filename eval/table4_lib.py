@@ -20,11 +20,13 @@ import tensorflow as tf
 from absl import logging
 
 from common import runtime
+from common.images import to_unit_range
 from data.core import DataError, RecDataset
 from design import design_lib, report
 from design.config import DesignConfig
 from design.optimize import Designer
-from eval import gan_metrics, quality
+from eval import classifier as classifier_lib
+from metrics import gan_metrics, quality
 
 SOURCES = ("random_real", "random_generated", "delta", "delta_hat")
 SOURCE_LABELS = {
@@ -287,7 +289,7 @@ def _imagenet_scorer(batch_size: int = 64):
     Returns:
       images float [N, R, R, C] in [-1, 1] -> {"probs": float32 [N, 1000],
       "features": float32 [N, 1280]}, one network pass for both (the images
-      are resized to 224 x 224 by `eval.gan_metrics.imagenet_outputs`, as
+      are resized to 224 x 224 by `metrics.gan_metrics.imagenet_outputs`, as
       the Inception Score resizes to its network's input). None when the
       weights package is missing.
     """
@@ -326,7 +328,7 @@ def field_reference(
 
     Args:
       ds: the dataset.
-      classifier: the `eval.quality.CategoryClassifier` whose split is used.
+      classifier: the `metrics.quality.CategoryClassifier` whose split is used.
       categories: int [N] the category of each image of a source's subset.
       features: images float [n, R, R, C] in [-1, 1] -> float [n, D].
       image_shape: (R, C), the GAN's resolution and channels.
@@ -348,7 +350,7 @@ def field_reference(
     if keep.sum() <= k:
         return None
     heldout, train = (
-        features(quality.to_unit_range(quality.real_images(ds, d[keep], *image_shape)))
+        features(to_unit_range(classifier_lib.real_images(ds, d[keep], *image_shape)))
         for d in draws
     )
     return {
@@ -372,7 +374,7 @@ def source_metrics(
     Args:
       images: float32 [T, k, R, R, C] in [-1, 1].
       scores: float32 [T, k] preference scores.
-      classifier: an `eval.quality.CategoryClassifier`.
+      classifier: an `metrics.quality.CategoryClassifier`.
       imagenet: `_imagenet_scorer()`'s function, or None.
       config: the run's config.
       reference: `field_reference`'s result (on ImageNet features when
@@ -433,7 +435,7 @@ def run_table4(designer: Designer, ds: RecDataset, config: Table4Config, workdir
         "delta": designer.retrieve(users, cats, k)[0],
     }
     needed = np.unique(np.concatenate([v.reshape(-1) for v in real_items.values()]))
-    pixels = quality.to_unit_range(quality.real_images(ds, needed, r, ch))
+    pixels = to_unit_range(classifier_lib.real_images(ds, needed, r, ch))
     images, scores = {}, {}
     for name, items in real_items.items():
         images[name] = pixels[np.searchsorted(needed, items)]
@@ -449,13 +451,13 @@ def run_table4(designer: Designer, ds: RecDataset, config: Table4Config, workdir
     main = delta_hat_images(designer, users, cats, config.eta, config, cache_dir, "main")
     images["delta_hat"], scores["delta_hat"] = main["images"], main["preference"]
 
-    classifier = quality.train_category_classifier(
+    classifier = classifier_lib.train_category_classifier(
         ds, r, ch, epochs=config.classifier_epochs, seed=config.seed
     )
     imagenet = _imagenet_scorer() if config.imagenet else None
     if config.imagenet and imagenet is None:
         logging.warning(
-            "EfficientNet-Lite0 (eval/efficientnet_lite.py and its weights) is not available: "
+            "EfficientNet-Lite0 (metrics/efficientnet_lite.py and its weights) is not available: "
             "no ImageNet quality column."
         )
     # Field metrics: each source's images against held-out real images of the same

@@ -1,10 +1,10 @@
-"""eval.auc against a plain NumPy reference on small random data."""
+"""metrics.auc against a plain NumPy reference on small random data."""
 
 import numpy as np
 import pytest
 
 from data.core import RecDataset, as_str_ids, sort_rows
-from eval import auc
+from metrics import auc
 
 
 def _random_dataset(seed=0, num_users=37, num_items=53, multi_test=True):

@@ -1,4 +1,4 @@
-"""dvbpr_tf.baselines against NumPy references, and tiny training runs that learn."""
+"""baselines.lib against NumPy references, and tiny training runs that learn."""
 
 import dataclasses
 import json
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from baselines import config as bc
+from baselines import lib as baselines
 from data.core import RecDataset, as_str_ids, sort_rows
-from dvbpr_tf import baselines
-from dvbpr_tf import baselines_config as bc
-from eval import auc as auc_lib
+from metrics import auc as auc_lib
 
 
 def _dataset(train, num_users, num_items, validation=(), test=(), name="tiny"):

@@ -11,13 +11,15 @@ import os
 import numpy as np
 import pytest
 
+from common.images import to_unit_range
 from data.core import DataError, ItemImages, RecDataset, as_str_ids
 from design import standins
 from design.config import DesignConfig
 from design.loading import load_generator, load_recommender
 from design.optimize import Designer
-from eval import gan_metrics, quality
+from eval import classifier as classifier_lib
 from eval import table4_lib as table4
+from metrics import gan_metrics, quality
 
 
 def test_sampling_within_counts_is_uniform_over_ordered_subsets():
@@ -213,7 +215,7 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
 
 def test_field_metrics_on_classifier_features_without_imagenet():
     ds = _dataset(num_items=60)
-    clf = quality.train_category_classifier(ds, 16, 3, epochs=1, batch_size=16, seed=0)
+    clf = classifier_lib.train_category_classifier(ds, 16, 3, epochs=1, batch_size=16, seed=0)
     config = table4.Table4Config(trials=8, imagenet=False, imagenet_max_images=0)
     cats = np.array([0, 1, 1, 0, 1, 0, 0, 1])
     flat_cats = np.repeat(cats, 3)
@@ -223,7 +225,7 @@ def test_field_metrics_on_classifier_features_without_imagenet():
     # Real items of the trials' categories as the source: compared with the same
     # held-out features by the same functions.
     items = table4.random_category_items(ds.categories, cats, 3, np.random.default_rng(0))
-    images = quality.to_unit_range(quality.real_images(ds, items.reshape(-1), 16, 3))
+    images = to_unit_range(classifier_lib.real_images(ds, items.reshape(-1), 16, 3))
     images = images.reshape(8, 3, 16, 16, 3)
     got = table4.source_metrics(images, np.zeros((8, 3)), clf, None, config, reference)
     want = gan_metrics.compare(reference["heldout"], features(images.reshape(24, 16, 16, 3)))

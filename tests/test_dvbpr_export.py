@@ -14,8 +14,8 @@ from test_dvbpr_data import TINY, red_blue_dataset
 from data import pipeline
 from dvbpr_tf import export as export_lib
 from dvbpr_tf import models
-from eval import auc as auc_lib
 from eval import recommender_lib as recommender
+from metrics import auc as auc_lib
 
 # Runs in a fresh interpreter that may import TensorFlow and NumPy only: a
 # finder refuses every package of this project.

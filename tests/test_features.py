@@ -1,4 +1,4 @@
-"""data.features (McAuley reader, cache) and eval.efficientnet_lite (offline ImageNet net)."""
+"""data.features (McAuley reader, cache) and metrics.efficientnet_lite (offline ImageNet net)."""
 
 import logging
 import os
@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from data import features, pipeline
 from data.core import DataError, ItemImages, RecDataset, as_str_ids
-from eval import efficientnet_lite
+from metrics import efficientnet_lite
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 

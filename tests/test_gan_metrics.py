@@ -1,9 +1,9 @@
-"""eval/gan_metrics.py against independent NumPy / SciPy references and closed forms."""
+"""metrics/gan_metrics.py against independent NumPy / SciPy references and closed forms."""
 
 import numpy as np
 import pytest
 
-from eval import gan_metrics, quality
+from metrics import gan_metrics, quality
 
 # ---------------------------------------------------------------------------
 # FID.
@@ -224,7 +224,7 @@ def test_classifier_features_are_the_penultimate_layer():
     not gan_metrics.imagenet_available(), reason="EfficientNet-Lite0 weights missing"
 )
 def test_imagenet_features_resize_and_tile_grey():
-    from eval import efficientnet_lite
+    from metrics import efficientnet_lite
 
     rng = np.random.default_rng(6)
     grey = rng.uniform(-1, 1, (3, 16, 16, 1)).astype(np.float32)

@@ -9,9 +9,11 @@ import pytest
 from gan_testlib import two_category_dataset
 from PIL import Image
 
+from common.images import to_unit_range
 from data.core import DataError
-from eval import gan_metrics, quality
+from eval import classifier as classifier_lib
 from eval import gan_report_lib as gan_report
+from metrics import gan_metrics
 
 
 @dataclasses.dataclass
@@ -34,7 +36,7 @@ class StandInGAN:
         items = np.concatenate([rng.choice(np.flatnonzero(cats == c), per_category) for c in shown])
         if self.mode == "collapsed":
             items = np.repeat(items[[0, per_category]], per_category)
-        uint8 = quality.real_images(self.ds, items, 16, 3)
+        uint8 = classifier_lib.real_images(self.ds, items, 16, 3)
         if self.mode == "checkerboard":
             # The period-2 pattern of a stride-2 transposed conv's uneven overlap.
             yy, xx = np.indices((16, 16))
@@ -42,7 +44,7 @@ class StandInGAN:
             uint8 = np.clip(uint8.astype(np.int64) + board, 0, 255).astype(np.uint8)
         return {
             "category": category,
-            "images": quality.to_unit_range(uint8),
+            "images": to_unit_range(uint8),
             "images_uint8": uint8,
             "shown_items": items,
         }
@@ -65,7 +67,7 @@ def fast_imagenet(monkeypatch):
 @pytest.fixture(scope="module")
 def setup():
     ds = two_category_dataset(num_items=120)
-    clf = quality.train_category_classifier(ds, 16, 3, epochs=3, batch_size=32, seed=0)
+    clf = classifier_lib.train_category_classifier(ds, 16, 3, epochs=3, batch_size=32, seed=0)
     assert clf.heldout_accuracy == 1.0
     return ds, clf
 

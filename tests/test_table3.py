@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
+from baselines import lib as baselines
 from data import registry
 from data.core import DataError
-from dvbpr_tf import baselines
-from eval import auc as auc_lib
 from eval import table3_lib
+from metrics import auc as auc_lib
 
 DATASET = "synthetic_fashion/tiny"
 MODELS = ["rand", "poprank", "bprmf", "dvbpr"]
@@ -52,7 +52,7 @@ def test_run_table_rows_files_and_resume(tmp_path, tiny, monkeypatch):
     all_row, cold_row, warm_row = out["rows"]
     assert [r["setting"] for r in out["rows"]] == ["All Items", "Cold Items", "Warm Items"]
 
-    # PopRank's entry is exactly the popularity AUC of eval.auc on test.
+    # PopRank's entry is exactly the popularity AUC of metrics.auc on test.
     pop = auc_lib.evaluate_popularity(tiny, "test")
     assert all_row["poprank"] == pytest.approx(pop["auc"], abs=1e-9)
     assert cold_row["poprank"] == pytest.approx(pop["auc_cold"], abs=1e-9)

@@ -42,18 +42,40 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 import tensorflow as tf
 
 from common import runtime
-from data.core import COLD_ITEM_THRESHOLD, RecDataset, interactions_csr
+from metrics.protocol import COLD_ITEM_THRESHOLD, SAMPLED_AUC_MODES, interactions_csr
+
+
+class RecDataset(Protocol):
+    """What the AUCs read of a dataset (`data.core.RecDataset` is one).
+
+    Declared here, not imported: metrics sit below data/, which imports them.
+    """
+
+    name: str
+    num_users: int
+    num_items: int
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+    true_scores: object | None
+
+    def item_train_counts(self) -> np.ndarray: ...
+
+    def cold_items(self, threshold: int = COLD_ITEM_THRESHOLD) -> np.ndarray: ...
+
+    def split(self, name: str) -> np.ndarray: ...
+
 
 ScoreBlockFn = Callable[[tf.Tensor], tf.Tensor]
 
 # The figures every evaluation reports, in display order.
 METRICS = ("auc", "auc_cold", "auc_warm", "auc_sampled100")
-SAMPLED_AUC_MODES = ("uniform", "release")
 
 
 @dataclasses.dataclass(frozen=True)

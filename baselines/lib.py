@@ -4,9 +4,9 @@
     result = baselines.train_baseline(config, ds, workdir)   # result["test"]["auc"]
 
 Every model here scores a user-item pair as x_ui = b_i + p_u . q_i, which
-is what `eval.auc.evaluate_embeddings` evaluates (user embedding p_u, item
+is what `metrics.auc.evaluate_embeddings` evaluates (user embedding p_u, item
 embedding q_i, item bias b_i); only RAND and VisRank use their own score
-functions through `eval.auc.evaluate_scores`. The global offset alpha and
+functions through `metrics.auc.evaluate_scores`. The global offset alpha and
 the user bias beta_u of eqs. 1 and 2 shift all of a user's scores equally,
 so they cancel in BPR's x_ui - x_uj and in every per-user AUC: they are
 left out.
@@ -47,7 +47,7 @@ learn is pushed down as a negative. Items that exist only as held-out items
 (45% of the Amazon interactions' test rows) then rank above everything
 learned, and a model "finds" them without knowing anything about the user:
 the scorer that knows only "this item has no training data" gets AUC 0.605
-on that split (`eval.auc.leak_diagnostic`). BPR-MF gets 0.708 there with
+on that split (`metrics.auc.leak_diagnostic`). BPR-MF gets 0.708 there with
 "observed" negatives, 0.528 with the paper's uniform ones; on the warm AUC
 (items with training data only), which the leak cannot reach, uniform
 negatives are the better model. Table III uses the paper's protocol.
@@ -76,10 +76,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from baselines.config import BaselineConfig
 from common import runtime
 from data.core import RecDataset, sort_rows
-from dvbpr_tf.baselines_config import BaselineConfig
-from eval import auc as auc_lib
+from metrics import auc as auc_lib
 
 _RNG_ALG = "philox"
 # Times a negative that hit the user's training set is redrawn.
@@ -913,14 +913,14 @@ def train_baseline(
         (`tensorboard/<point>`) and results.json go.
       features: [num_items, D] float32 visual features; required by
         visrank, fm and vbpr (see `data.features.load_features`).
-      auc_options: the metric definitions (`eval.auc.AUCOptions()` if None).
+      auc_options: the metric definitions (`metrics.auc.AUCOptions()` if None).
 
     Returns:
       dict (also written to `workdir/results.json`): `model`, `dataset`,
       `selection` ("validation" or "carved_from_train"), `hparams` (the
       chosen reg, dim, epochs), `validation` and `test` (each the
-      `eval.auc` dict: auc, auc_cold, auc_warm, auc_sampled100, users,
-      cold_users, warm_users, rows), `leak` (`eval.auc.leak_diagnostic` of
+      `metrics.auc` dict: auc, auc_cold, auc_warm, auc_sampled100, users,
+      cold_users, warm_users, rows), `leak` (`metrics.auc.leak_diagnostic` of
       the test split), `protocol` (sampling, negatives and the metric
       definitions), `grid` (one entry per point), `seconds`.
     """

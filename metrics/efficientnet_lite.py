@@ -32,7 +32,7 @@ import pickle
 import keras
 import numpy as np
 
-from data.core import DataError
+from common.errors import DataError
 
 IMAGE_SIZE = 224
 FEATURE_DIM = 1280

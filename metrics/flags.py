@@ -10,28 +10,28 @@ from __future__ import annotations
 
 from absl import flags
 
-from data.core import COLD_ITEM_THRESHOLD
-from dvbpr_tf import baselines_config as bc
-from eval import auc as auc_lib
+from metrics import auc as auc_lib
+from metrics import protocol
+from metrics.protocol import COLD_ITEM_THRESHOLD
 
 flags.DEFINE_enum(
     "negatives",
-    bc.NEGATIVES[0],
-    list(bc.NEGATIVES),
+    protocol.NEGATIVES[0],
+    list(protocol.NEGATIVES),
     "Baselines' negative items: uniform over all items (the paper's protocol), observed "
     "(only items with training data: leaks the split, see README), or popularity.",
 )
 flags.DEFINE_enum(
     "sampling",
-    bc.SAMPLINGS[0],
-    list(bc.SAMPLINGS),
+    protocol.SAMPLINGS[0],
+    list(protocol.SAMPLINGS),
     "Baselines' (user, positive) draws: users (user uniform, the paper's protocol) or pairs "
     "(uniform over training pairs, as LightFM / implicit).",
 )
 flags.DEFINE_enum(
     "select_on",
-    bc.SELECT_ON[0],
-    list(bc.SELECT_ON),
+    protocol.SELECT_ON[0],
+    list(protocol.SELECT_ON),
     "Validation figure that selects the baselines' epoch and grid point: auc_warm (items with "
     "training data; see BaselineConfig.select_on) or auc (all items).",
 )
@@ -43,8 +43,8 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_enum(
     "sampled_auc",
-    auc_lib.SAMPLED_AUC_MODES[0],
-    list(auc_lib.SAMPLED_AUC_MODES),
+    protocol.SAMPLED_AUC_MODES[0],
+    list(protocol.SAMPLED_AUC_MODES),
     "Sampled-100 AUC: uniform (100 never-observed items, ties 1/2) or release (the authors' "
     "code: 100 distinct items minus the user's train items and the held-out item, ties lose).",
 )

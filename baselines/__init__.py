@@ -1,0 +1,1 @@
+"""Recommenders other than DVBPR: the paper's Table III baselines."""

@@ -1,0 +1,1 @@
+"""Metrics: ranking AUCs and image-quality measures; the lowest floor above common/."""
