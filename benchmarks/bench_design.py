@@ -30,11 +30,12 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
+from common.images import tf_grey_to_rgb
 from common.runtime import emit_result, write_config
 from design import standins
 from design.config import DesignConfig
 from design.loading import load_generator, load_recommender
-from design.optimize import Designer, nearest_upscale, to_rgb
+from design.optimize import Designer, nearest_upscale
 
 flags.DEFINE_string("recommender", None, "Recommender export (stand-in when unset).")
 flags.DEFINE_string("gan", None, "GAN export (stand-in when unset).")
@@ -83,7 +84,7 @@ def _baseline(designer: Designer, restarts: int, steps: int, with_d: bool = Fals
             with tf.GradientTape() as tape:
                 tape.watch(z)
                 images = gan.generate(z, category)
-                emb = rec.embed(nearest_upscale(to_rgb(images), rec.image_size))
+                emb = rec.embed(nearest_upscale(tf_grey_to_rgb(images), rec.image_size))
                 total = tf.reduce_sum(theta * emb)
                 if with_d:
                     total -= tf.reduce_sum(tf.square(gan.discriminate(images, category) - 1.0))

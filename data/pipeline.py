@@ -39,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from common.images import tf_round_to_uint8, tf_to_unit_range
 from common.runtime import Progress
 from data.core import DataError, ItemImages, RecDataset
 
@@ -95,7 +96,7 @@ def resize_uint8(images: tf.Tensor, image_size: int, channels: int | None = None
         x = tf.image.resize(x, [image_size, image_size], method="bilinear", antialias=True)
     if channels != in_channels:
         x = tf.tensordot(x, tf.constant(_LUMA, tf.float32), axes=[[3], [0]])[..., tf.newaxis]
-    return tf.cast(tf.round(tf.clip_by_value(x, 0.0, 255.0)), tf.uint8)
+    return tf_round_to_uint8(x)
 
 
 def preprocess_images(images: tf.Tensor, image_size: int) -> tf.Tensor:
@@ -109,16 +110,10 @@ def preprocess_images(images: tf.Tensor, image_size: int) -> tf.Tensor:
     Returns:
       [B, S, S, C] float32 in [-1, 1]: `resize_uint8` (bilinear,
       antialiased when shrinking, rounded to uint8), then
-      `(x - 127.5) / 127.5`.
+      `(x - 127.5) / 127.5` (`common.images.tf_to_unit_range`; the
+      inverse is `common.images.tf_to_uint8`).
     """
-    x = tf.cast(resize_uint8(images, image_size), tf.float32)
-    return (x - 127.5) / 127.5
-
-
-def images_to_uint8(images: tf.Tensor) -> tf.Tensor:
-    """The inverse scaling: float images in [-1, 1] -> uint8 in [0, 255] (clipped, rounded)."""
-    x = tf.convert_to_tensor(images, tf.float32) * 127.5 + 127.5
-    return tf.cast(tf.round(tf.clip_by_value(x, 0.0, 255.0)), tf.uint8)
+    return tf_to_unit_range(resize_uint8(images, image_size))
 
 
 def _decode_one(encoded: tf.Tensor, image_size: int, channels: int) -> tf.Tensor:

@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from common.images import tf_grey_to_rgb
+from common.images import tf_grey_to_rgb, to_unit_range
 from data import pipeline
 from data.core import DataError
 from design.config import DesignConfig
@@ -541,7 +541,7 @@ class Designer:
         small = pipeline.resize_uint8(
             tf.constant(images), self.gan.resolution, self.gan.channels
         ).numpy()
-        return (small.astype(np.float32) - 127.5) / 127.5
+        return to_unit_range(small)
 
     def invert(
         self, targets: np.ndarray, categories, *, seed: int | None = None, z0=None

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from common import runtime
+from common.images import grey_to_rgb, to_uint8
 
 _WHITE = (255, 255, 255)
 _BLACK = (0, 0, 0)
@@ -27,20 +28,10 @@ _GREY = (110, 110, 110)
 _COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14))
 
 
-def as_rgb_uint8(images: np.ndarray) -> np.ndarray:
-    """float [-1, 1] or uint8 images [..., H, W, 1 or 3] -> uint8 [..., H, W, 3]."""
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        images = np.round(np.clip(images * 127.5 + 127.5, 0, 255)).astype(np.uint8)
-    if images.shape[-1] == 1:
-        images = np.repeat(images, 3, axis=-1)
-    return images
-
-
 def _tile(image: np.ndarray, size: int):
     from PIL import Image
 
-    return Image.fromarray(as_rgb_uint8(image)).resize((size, size), Image.NEAREST)
+    return Image.fromarray(grey_to_rgb(to_uint8(image))).resize((size, size), Image.NEAREST)
 
 
 def _grid(

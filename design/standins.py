@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common.images import tf_to_uint8
 from data import pipeline
 
 
@@ -239,7 +240,7 @@ class StandInGAN(tf.Module):
 
     def _generate(self, z, category):
         images = self.generator([z, category], training=False)
-        return {"images": images, "images_uint8": pipeline.images_to_uint8(images)}
+        return {"images": images, "images_uint8": tf_to_uint8(images)}
 
     def _discriminate(self, images, category):
         return {"score": self.discriminator([images, category], training=False)}

@@ -35,6 +35,7 @@ import tensorflow as tf
 from absl import logging
 
 from common import runtime
+from common.images import tf_to_uint8
 from data.core import DataError, check_indices
 from gan_tf import networks
 
@@ -89,10 +90,7 @@ def _module(generator, discriminator, config):
             """z float32 [N, z_dim] in [-1, 1], category int32 [N] -> images, images_uint8."""
             with tf.control_dependencies(check_category(category, tf.shape(z)[0], "generate")):
                 images = self.generator([z, category], training=False)
-            images_uint8 = tf.cast(
-                tf.round(tf.clip_by_value(images * 127.5 + 127.5, 0.0, 255.0)), tf.uint8
-            )
-            return {"images": images, "images_uint8": images_uint8}
+            return {"images": images, "images_uint8": tf_to_uint8(images)}
 
         @tf.function(input_signature=[images_spec, category_spec])
         def discriminate(self, images, category):

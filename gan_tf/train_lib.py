@@ -38,6 +38,7 @@ import tensorflow as tf
 from absl import logging
 
 from common import runtime
+from common.images import tf_to_uint8
 from data import pipeline
 from data.core import DataError, RecDataset
 from gan_tf import export, losses, networks
@@ -449,7 +450,7 @@ def train_and_export(
 
 def _write_samples(trainer, config, fixed_z, fixed_c, writer, workdir, step) -> None:
     """The fixed-z grid: one TensorBoard image per category, and all categories in one PNG."""
-    images = pipeline.images_to_uint8(trainer.generate(fixed_z, fixed_c)).numpy()
+    images = tf_to_uint8(trainer.generate(fixed_z, fixed_c)).numpy()
     n, names = config.samples_per_category, config.category_names
     with writer.as_default(step=step):
         for k in range(config.num_categories):

@@ -259,6 +259,9 @@ def build_model(weights: str | dict | None = "default") -> keras.Model:
     """
     inputs = keras.Input((None, None, 3), name="images")
     # [-1, 1] as (x - 127.5) / 127.5  ->  (x - 127) / 128, the Lite checkpoints' input.
+    # Deliberately not common.images: (x - 127) / 128 is this network's own input
+    # convention (what its weights were trained on), applied inside the model to
+    # the project's [-1, 1] images; it must not be "unified" with 127.5.
     x = keras.layers.Rescaling(127.5 / 128.0, offset=0.5 / 128.0, name="to_lite_range")(inputs)
     x = keras.layers.Conv2D(32, 3, 2, "same", use_bias=False, name="stem_conv")(x)
     x = _relu6("stem_relu")(_bn("stem_bn")(x))

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from common.images import tf_to_uint8
 from data import pipeline
 from data.core import DataError, ItemImages, RecDataset, as_str_ids, sort_rows
 
@@ -136,7 +137,7 @@ def test_preprocess_extremes_and_inverse(pixels):
         [-1.0, 1.0],
     )
     scaled = pipeline.preprocess_images(pixels, SOURCE)
-    np.testing.assert_array_equal(pipeline.images_to_uint8(scaled).numpy(), pixels)
+    np.testing.assert_array_equal(tf_to_uint8(scaled).numpy(), pixels)
     with pytest.raises(ValueError, match="uint8"):
         pipeline.preprocess_images(pixels.astype(np.float32), SOURCE)
 
