@@ -48,6 +48,13 @@ of earlier ones):
 
 Every line and the run's config go to WORKDIR/results.jsonl and
 WORKDIR/config.json; each stage's stdout/stderr to WORKDIR/logs/.
+
+One file on purpose (~800 lines): it is a script, run as
+`python benchmarks/bench_paper_scale.py` and re-run by path for its child
+stages, and like every benchmark it imports nothing from `benchmarks/`
+(not a package); most of it is the stage table, `Bench`, one method per
+stage that turns the flags into one binary's command line and names the
+figures of its JSON line.
 """
 
 from __future__ import annotations
