@@ -39,6 +39,9 @@ on the whole batch, dropout included.
 `Trainer` keeps the step and the loop; its checkpoint methods are in
 `dvbpr_tf.train_checkpoints`, its evaluation methods and the validation
 schedule in `dvbpr_tf.train_eval`, the strategy in `dvbpr_tf.distribute`.
+What is left (~500 lines) is one piece: the step, the input it reads and
+the loop that checkpoints and validates on schedule share the step
+counter and the model.
 """
 
 from __future__ import annotations
