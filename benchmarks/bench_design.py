@@ -35,7 +35,8 @@ from common.runtime import emit_result, write_config
 from design import standins
 from design.config import DesignConfig
 from design.loading import load_generator, load_recommender
-from design.optimize import Designer, nearest_upscale
+from design.ops import nearest_upscale
+from design.optimize import Designer
 
 flags.DEFINE_string("recommender", None, "Recommender export (stand-in when unset).")
 flags.DEFINE_string("gan", None, "GAN export (stand-in when unset).")

@@ -48,6 +48,13 @@ of earlier ones):
 
 Every line and the run's config go to WORKDIR/results.jsonl and
 WORKDIR/config.json; each stage's stdout/stderr to WORKDIR/logs/.
+
+One file on purpose (~800 lines): it is a script, run as
+`python benchmarks/bench_paper_scale.py` and re-run by path for its child
+stages, and like every benchmark it imports nothing from `benchmarks/`
+(not a package); most of it is the stage table, `Bench`, one method per
+stage that turns the flags into one binary's command line and names the
+figures of its JSON line.
 """
 
 from __future__ import annotations
@@ -66,7 +73,7 @@ import numpy as np
 from absl import app, flags
 
 from common import runtime
-from data import authors_writer
+from data import authors_synthetic, authors_writer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -104,7 +111,7 @@ FILE_NAMES = {
 }
 
 flags.DEFINE_enum(
-    "dataset_size", "amazon_fashion", list(authors_writer.TABLE_II), "Table II sizes to write."
+    "dataset_size", "amazon_fashion", list(authors_synthetic.TABLE_II), "Table II sizes to write."
 )
 flags.DEFINE_float("scale", 1.0, "Fraction of the Table II users, items and interactions.")
 flags.DEFINE_string("workdir", "/tmp/paper_scale", "Files, records, models, logs, results.")
@@ -264,8 +271,8 @@ class Paths:
         ]
 
 
-def _spec() -> authors_writer.SyntheticSpec:
-    return authors_writer.SyntheticSpec.table_ii(
+def _spec() -> authors_synthetic.SyntheticSpec:
+    return authors_synthetic.SyntheticSpec.table_ii(
         FLAGS.dataset_size, FLAGS.scale, pool_images=FLAGS.pool_images, seed=FLAGS.seed
     )
 
@@ -287,7 +294,7 @@ def _fresh(path: str) -> str:
 def child_write(paths: Paths) -> dict:
     spec = _spec()
     start = time.perf_counter()
-    objects, truth = authors_writer.synthetic_objects(spec)
+    objects, truth = authors_synthetic.synthetic_objects(spec)
     progress = runtime.Progress(spec.num_items, "items", prefix="writing")
     items = objects[3]
 

@@ -85,9 +85,9 @@ def _amazon_interactions(config, options):
 
 def _authors(name):
     def loader(config, options):
-        from data import authors_tfds
+        from data import authors_loader
 
-        return authors_tfds.load(
+        return authors_loader.load(
             name,
             data_dir=options.data_dir,
             manual_dir=options.manual_dir,

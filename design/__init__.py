@@ -2,9 +2,10 @@
 
 - `design.loading`: the recommender and GAN exports, loaded with
   `tf.saved_model.load` only, and checked against each other.
-- `design.optimize`: `Designer` with retrieval delta(u, c) (eq. 8),
-  preference maximisation delta-hat(u, c) (eqs. 9-11) and prototype
-  tailoring (eqs. 12, 10).
+- `design.optimize`: `Designer` with retrieval delta(u, c) (eq. 8, in
+  `design.retrieval`), preference maximisation delta-hat(u, c) (eqs.
+  9-11) and prototype tailoring (eqs. 12, 10); its results in
+  `design.results`, Delta and eq. 11's draws in `design.ops`.
 - `design.config`: `DesignConfig` and its presets.
 - `design.report`: the Fig. 5 / Fig. 6 sheets, line plots and Markdown tables.
 - `design.design_lib`: what the binaries `design.generate` (Fig. 5) and

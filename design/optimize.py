@@ -22,11 +22,12 @@ Paper Section III-D, on two exports (see `design/loading.py`):
 Adam acts elementwise and G, Phi and D run in inference mode, so the rows
 of a batch do not interact: a batch of restarts gives the result of
 optimising each alone (tested).
+
+Retrieval lives in `design.retrieval` (a base class of `Designer`), the
+result types in `design.results`, Delta and eq. 11's draws in `design.ops`.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import numpy as np
 import tensorflow as tf
@@ -37,143 +38,15 @@ from data import pipeline
 from data.core import DataError
 from design.config import DesignConfig
 from design.loading import LoadedGenerator, LoadedRecommender, check_pair
+from design.ops import nearest_upscale, sample_without_replacement
+from design.results import DesignResult, InversionResult, TailorResult
+from design.retrieval import Retrieval
 
 # Rows per call when scoring or generating outside the optimiser (bounds memory).
 _CHUNK = 256
 
 
-def nearest_upscale(images: tf.Tensor, size: int) -> tf.Tensor:
-    """Delta: nearest-neighbour resize to size x size, differentiable.
-
-    Output pixel i samples input pixel floor((i + 0.5) * R / size) (pixel
-    centres), so an integer factor repeats every pixel exactly.
-
-    Args:
-      images: [N, R, R, C] float32.
-      size: output side.
-
-    Returns:
-      [N, size, size, C] float32.
-    """
-    r = images.shape[1]
-    if r == size:
-        return images
-    index = np.minimum(((np.arange(size) + 0.5) * r / size).astype(np.int64), r - 1)
-    index = tf.constant(index, tf.int32)
-    return tf.gather(tf.gather(images, index, axis=1), index, axis=2)
-
-
-def sample_without_replacement(values: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Eq. 11: k indices per row, drawn one after another without replacement, p ~ exp(values).
-
-    Uses the Gumbel-top-k identity: the k largest of values + Gumbel noise
-    are distributed as k successive softmax draws without replacement.
-
-    Args:
-      values: [Q, m] float objective values x-hat.
-      k: draws per row (<= m).
-      rng: the random source.
-
-    Returns:
-      int64 [Q, k], in draw order.
-    """
-    values = np.asarray(values, np.float64)
-    if values.ndim != 2 or not 1 <= k <= values.shape[1]:
-        raise ValueError(f"Need values [Q, m] and 1 <= k <= m; got {values.shape}, k={k}.")
-    keys = values + rng.gumbel(size=values.shape)
-    return np.argsort(-keys, axis=1, kind="stable")[:, :k]
-
-
-@dataclasses.dataclass
-class DesignResult:
-    """What delta-hat returns for Q queries with m restarts.
-
-    Attributes:
-      users: int32 [Q].
-      categories: int32 [Q].
-      eta: float32 [Q].
-      z: float32 [Q, m, z_dim], tanh(z') after the ascent.
-      objective: float32 [Q, m], final x-hat = preference - eta * realism.
-      preference: float32 [Q, m], final theta_u . Phi(Delta G_c(z)) (eq. 6).
-      realism: float32 [Q, m], final (D_c(G_c(z)) - 1)^2.
-      initial_objective: float32 [Q, m], x-hat at the starting points.
-      history: float32 [steps + 1, Q, m], x-hat before each step and at the end.
-      best: int64 [Q], argmax of the final objective.
-      top: int64 [Q, k], the k best restarts by final objective.
-      sampled: int64 [Q, k], the eq. 11 draws.
-      best_image: float32 [Q, R, R, C] in [-1, 1].
-      top_images: float32 [Q, k, R, R, C].
-      sampled_images: float32 [Q, k, R, R, C].
-    """
-
-    users: np.ndarray
-    categories: np.ndarray
-    eta: np.ndarray
-    z: np.ndarray
-    objective: np.ndarray
-    preference: np.ndarray
-    realism: np.ndarray
-    initial_objective: np.ndarray
-    history: np.ndarray
-    best: np.ndarray
-    top: np.ndarray
-    sampled: np.ndarray
-    best_image: np.ndarray
-    top_images: np.ndarray
-    sampled_images: np.ndarray
-
-    def pick(self, field: str, index: np.ndarray) -> np.ndarray:
-        """Values of a [Q, m] field at per-query restart indices [Q] or [Q, k]."""
-        values = getattr(self, field)
-        index = np.asarray(index)
-        if index.ndim == 1:
-            return values[np.arange(len(index)), index]
-        return np.take_along_axis(values, index, axis=1)
-
-
-@dataclasses.dataclass
-class InversionResult:
-    """Eq. 12 for N query images.
-
-    Attributes:
-      z_prime: float32 [N, z_dim], the best restart's z' (z = tanh z').
-      images: float32 [N, R, R, C], G_c(tanh z') (the l1 approximation).
-      l1: float32 [N], mean absolute pixel error of the best restart (the
-        l1 norm divided by R*R*C), on the [-1, 1] scale.
-      targets: float32 [N, R, R, C], the downscaled queries.
-    """
-
-    z_prime: np.ndarray
-    images: np.ndarray
-    l1: np.ndarray
-    targets: np.ndarray
-
-
-@dataclasses.dataclass
-class TailorResult:
-    """Prototype tailoring (eqs. 12 then 10) of one item for U users.
-
-    Attributes:
-      users: int32 [U].
-      category: the category the item is tailored in.
-      inversion: the eq. 12 result for the item (N = 1).
-      steps: int [T], the iterations kept (0, 10, ..., 50).
-      images: float32 [U, T, R, R, C] in [-1, 1]; images[:, 0] is the
-        inverted (l1-approximated) image.
-      preference: float32 [U, T], x_u (eq. 6) of each kept image.
-      objective: float32 [U, T], x-hat (eq. 10) of each kept image.
-    """
-
-    users: np.ndarray
-    category: int
-    inversion: InversionResult
-    steps: np.ndarray
-    images: np.ndarray
-    preference: np.ndarray
-    objective: np.ndarray
-
-
-class Designer:
+class Designer(Retrieval):
     """Design queries over one recommender export and one GAN export.
 
     Args:
@@ -360,76 +233,6 @@ class Designer:
             emb = self.rec.embed(x).numpy()
             out.append(np.sum(self.rec.theta[users[i : i + _CHUNK]] * emb, axis=-1))
         return np.concatenate(out) if out else np.zeros([0], np.float32)
-
-    def score_items(self, users, items) -> np.ndarray:
-        """x_ui (eq. 6) of catalogue items from the stored embeddings.
-
-        Args:
-          users: int [Q].
-          items: int [Q] or [Q, k].
-
-        Returns:
-          float32 of the shape of `items`.
-        """
-        users = self.rec.check_users(users)
-        items = np.asarray(items)
-        self.rec.check_items(items)
-        emb = self.rec.item_embeddings[items]
-        theta = self.rec.theta[users].reshape((len(users),) + (1,) * (items.ndim - 1) + (-1,))
-        return np.sum(theta * emb, axis=-1).astype(np.float32)
-
-    # ------------------------------------------------------------------
-    # delta(u, c): retrieval, eq. 8.
-
-    def category_items(self, category: int) -> np.ndarray:
-        """int64 indices of the recommender's items of `category` (X_c)."""
-        (category,) = self.gan.check_categories([category])
-        return np.flatnonzero(self.rec.item_categories == category)
-
-    def retrieve(self, users, categories, k: int | None = None, block: int | None = None):
-        """delta(u, c): the top-k items of X_c for each query (eq. 8).
-
-        Args:
-          users: int [Q] user indices.
-          categories: int [Q] (or one) category ids.
-          k: items per query (config.top_k when None).
-          block: queries scored per matmul (bounds the [block, I] scores;
-            by default about 16M scores at a time).
-
-        Returns:
-          (items int64 [Q, k], scores float32 [Q, k]), best first.
-
-        Raises:
-          DataError: unknown user or category, or a category with fewer
-            than k items in the recommender's catalogue.
-        """
-        k = self.config.top_k if k is None else int(k)
-        users, categories = self._queries(users, categories)
-        counts = np.bincount(
-            self.rec.item_categories[self.rec.item_categories >= 0],
-            minlength=self.gan.num_categories,
-        )
-        short = sorted({int(c) for c in categories if counts[c] < k})
-        if short:
-            raise DataError(
-                f"Category(ies) {short} have fewer than k={k} items in the recommender's "
-                f"catalogue ({[int(counts[c]) for c in short]}); ask for fewer items."
-            )
-        items = np.zeros([len(users), k], np.int64)
-        scores = np.zeros([len(users), k], np.float32)
-        emb = self.rec.item_embeddings
-        block = block or max(1, (1 << 24) // max(1, len(emb)))
-        for start in range(0, len(users), block):
-            u = users[start : start + block]
-            c = categories[start : start + block]
-            s = self.rec.theta[u] @ emb.T
-            s = np.where(self.rec.item_categories[None, :] == c[:, None], s, -np.inf)
-            part = np.argpartition(-s, k - 1, axis=1)[:, :k]
-            part_scores = np.take_along_axis(s, part, axis=1)
-            order = np.argsort(-part_scores, axis=1, kind="stable")
-            items[start : start + block] = np.take_along_axis(part, order, axis=1)
-            scores[start : start + block] = np.take_along_axis(part_scores, order, axis=1)
-        return items, scores
 
     # ------------------------------------------------------------------
     # delta-hat(u, c): preference maximisation, eqs. 9-11.

@@ -103,7 +103,7 @@ class DVBPRConfig:
       eval_every_epochs: validation AUC after every this many epochs, and
         always after the last; the best checkpoint is chosen among the
         evaluated epochs. 0 (default) picks the interval from
-        `eval_budget` (`dvbpr_tf.train_lib.eval_interval`).
+        `eval_budget` (`dvbpr_tf.train_eval.eval_interval`).
       eval_budget: with `eval_every_epochs=0`, the largest share of the
         training work that validation may take: the interval is the
         smallest number of epochs whose training costs at least

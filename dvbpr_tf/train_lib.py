@@ -20,7 +20,7 @@ the project ask for is explicit:
 - TensorBoard summaries go to WORKDIR/train (BPR loss, the two
   regularisers, triplets/s) and WORKDIR/validation (AUC all / cold /
   sampled-100, and the top-5 recommendations of a few fixed users);
-- validation runs on a schedule (`eval_interval`): every epoch when a
+- validation runs on a schedule (`train_eval.eval_interval`): every epoch when a
   validation pass is cheap next to an epoch of training (the embedded
   datasets), every few epochs when it is not (a short epoch over a
   234,892-item catalogue), and always after the last epoch;
@@ -35,13 +35,19 @@ scope. Every replica reads its own slice of the same global batch (its
 positions in the batch travel with the data as 'row'), so a step on N
 replicas computes the same objective and gradient as a single-device step
 on the whole batch, dropout included.
+
+`Trainer` keeps the step and the loop; its checkpoint methods are in
+`dvbpr_tf.train_checkpoints`, its evaluation methods and the validation
+schedule in `dvbpr_tf.train_eval`, the strategy in `dvbpr_tf.distribute`.
+What is left (~500 lines) is one piece: the step, the input it reads and
+the loop that checkpoints and validates on schedule share the step
+counter and the model.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import time
 
@@ -53,89 +59,18 @@ from absl import logging
 from common import runtime
 from data import pipeline
 from data.core import DataError, RecDataset
+from dvbpr_tf import distribute, losses, models, optim, train_eval
 from dvbpr_tf import export as export_lib
-from dvbpr_tf import losses, models, optim
 from dvbpr_tf.config import DVBPRConfig
+from dvbpr_tf.train_checkpoints import TrainerCheckpoints, TrainingDivergedError
+from dvbpr_tf.train_eval import TrainerEvaluation
 from metrics import auc as auc_lib
 
 # Salt that separates the dropout stream from the triplet stream of one seed.
 _DROPOUT_SALT = 0x0D0
 
-# What one (validation row, catalogue item) pair of the full AUC costs, in
-# FLOPs of the CNN: benchmarks/bench_full_auc.py measured the scores' matmul
-# plus the fused sign sums at ~4 ns per pair (64,583 x 234,892 at K = 10 in
-# 66 s, on this 2-core CPU under other jobs' load), a few hundred FLOPs at
-# its ~88 GFLOP/s matmul rate. The schedule needs the order of magnitude.
-_AUC_PAIR_FLOPS = 256
 
-
-class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN or infinite."""
-
-
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """The tf.distribute strategy called `name`.
-
-    Args:
-      name: "default" (the current device), "mirrored" (all local GPUs, or
-        the CPU), "multiworker" (the cluster in TF_CONFIG) or "tpu" (the TPU
-        the environment names).
-
-    Returns:
-      The strategy.
-    """
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multiworker":
-        if "TF_CONFIG" not in os.environ:
-            logging.warning("--strategy=multiworker without TF_CONFIG: running as one worker.")
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="")
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(f"Unknown --strategy={name!r}; use default, mirrored, multiworker or tpu.")
-
-
-def eval_interval(config: DVBPRConfig, dataset: RecDataset, steps_per_epoch: int) -> int:
-    """Epochs between two validation passes during training.
-
-    `config.eval_every_epochs` when set; otherwise the smallest interval
-    whose training costs at least 1 / `config.eval_budget` times one
-    validation pass, both counted in FLOPs (`models.forward_flops`; the
-    AUC's pairs at `_AUC_PAIR_FLOPS`), so the schedule does not depend on
-    the machine's load.
-
-    Args:
-      config: the hyper-parameters.
-      dataset: the dataset (its catalogue and validation rows set the cost).
-      steps_per_epoch: training steps per epoch.
-
-    Returns:
-      int >= 1.
-    """
-    if config.eval_every_epochs:
-        return config.eval_every_epochs
-    validation = dataset.num_items * (
-        models.forward_flops(config)["total"] + len(dataset.validation) * _AUC_PAIR_FLOPS
-    )
-    epoch = steps_per_epoch * config.batch_size * models.train_flops_per_triplet(config)
-    return max(1, math.ceil(validation / (config.eval_budget * max(epoch, 1))))
-
-
-def _worker_info(strategy: tf.distribute.Strategy) -> tuple[bool, int]:
-    """(is this the chief, task id): only the chief writes the workdir."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    task_type = getattr(resolver, "task_type", None)
-    task_id = getattr(resolver, "task_id", None) or 0
-    chief = task_type in (None, "chief") or (task_type == "worker" and task_id == 0)
-    return chief, int(task_id)
-
-
-class Trainer:
+class Trainer(TrainerCheckpoints, TrainerEvaluation):
     """Builds the model, optimizer, data and checkpoints of one run.
 
     Args:
@@ -171,14 +106,14 @@ class Trainer:
         self.ds = dataset
         self.workdir = workdir
         self.auc_options = auc_options or auc_lib.AUCOptions()
-        self.strategy = strategy or make_strategy(config.strategy)
+        self.strategy = strategy or distribute.make_strategy(config.strategy)
         self.num_replicas = self.strategy.num_replicas_in_sync
         if config.batch_size % self.num_replicas:
             raise ValueError(
                 f"--batch_size={config.batch_size} must be divisible by the "
                 f"{self.num_replicas} replicas of --strategy={config.strategy}."
             )
-        self.is_chief, task_id = _worker_info(self.strategy)
+        self.is_chief, task_id = distribute.worker_info(self.strategy)
         # Non-chief workers write their (identical) checkpoints to a private
         # folder, as tf.distribute requires every worker to save.
         self.ckpt_root = workdir if self.is_chief else os.path.join(workdir, f".worker{task_id}")
@@ -186,7 +121,7 @@ class Trainer:
             dataset, config.batch_size
         )
         self.total_steps = config.epochs * self.steps_per_epoch
-        self.eval_every = eval_interval(config, dataset, self.steps_per_epoch)
+        self.eval_every = train_eval.eval_interval(config, dataset, self.steps_per_epoch)
         keras.utils.set_random_seed(config.seed)
         # The image store is built outside the strategy scope: its variables
         # stay single host-side copies (data.pipeline).
@@ -229,37 +164,6 @@ class Trainer:
         # the checkpoint written at that step.
         self._item_emb_cache: tuple[int, np.ndarray] | None = None
         self._validation_cache: tuple[int, dict] | None = None
-
-    # -- restore -----------------------------------------------------------
-
-    def restore_latest(self) -> int:
-        """Restores the latest checkpoint if there is one; returns the step."""
-        path = self.latest.latest_checkpoint
-        if path:
-            self._restore(path)
-            logging.info("Resumed from %s at step %d", path, int(self.step))
-        return int(self.step)
-
-    def restore_best(self) -> bool:
-        """Restores the best-on-validation checkpoint; False when there is none."""
-        path = self.best.latest_checkpoint
-        if not path:
-            return False
-        self._restore(path)
-        return True
-
-    def _restore(self, path: str) -> None:
-        try:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as err:
-            raise ValueError(
-                f"Checkpoint {path} does not fit this model (another preset, dataset or K?): "
-                f"{str(err).splitlines()[0]}. Use a fresh --workdir."
-            ) from None
-        # The config, not the checkpoint, decides the step size (e.g. a
-        # resumed run with a lower --learning_rate after a divergence).
-        inner = getattr(self.optimizer, "inner_optimizer", self.optimizer)
-        inner.learning_rate.assign(self.config.learning_rate)
 
     # -- data --------------------------------------------------------------
 
@@ -378,125 +282,7 @@ class Trainer:
             {k: float(v) for k, v in self.train_step(iterator).items()} for _ in range(num_steps)
         ]
 
-    # -- evaluation --------------------------------------------------------
-
-    def item_embeddings(self) -> np.ndarray:
-        """[num_items, K] float32 Phi(X_i) of the whole catalogue (no dropout).
-
-        Computed once per step of the weights (see `_item_emb_cache`).
-        """
-        step = int(self.step)
-        if self._item_emb_cache is not None and self._item_emb_cache[0] == step:
-            return self._item_emb_cache[1]
-        if self._embed is None:
-            self._embed = tf.function(
-                self.model.item_embedding,
-                jit_compile=self.config.jit_compile,
-                reduce_retracing=True,
-            )
-        out = np.zeros([self.ds.num_items, self.config.embedding_dim], np.float32)
-        batches = pipeline.item_dataset(
-            self.ds, self.config.image_size, self.config.eval_batch_size, store=self.store
-        )
-        progress = runtime.Progress(
-            self.ds.num_items, "images", interval=10.0, prefix="embed catalogue", quiet_start=True
-        )
-        done = 0
-        for batch in batches:
-            items = batch["item"].numpy()
-            out[items] = self._embed(batch["image"]).numpy()
-            done += len(items)
-            progress.update(done)
-        progress.update(done, force=True)
-        self._item_emb_cache = (step, out)
-        return out
-
-    def user_embeddings(self) -> np.ndarray:
-        """[num_users, K] float32 theta."""
-        return np.asarray(self.model.theta.numpy(), np.float32)
-
-    def evaluate(self, splits=("validation",), item_emb=None) -> dict[str, dict]:
-        """AUC of the current weights on `splits` (item embeddings computed once).
-
-        The validation figures of the weights at a step are computed once
-        (the same seed and options give the same figures).
-        """
-        step = int(self.step)
-        item_emb = self.item_embeddings() if item_emb is None else item_emb
-        own = self._item_emb_cache is not None and item_emb is self._item_emb_cache[1]
-        user_emb = self.user_embeddings()
-        out = {}
-        for split in splits:
-            cached = self._validation_cache
-            if split == "validation" and own and cached is not None and cached[0] == step:
-                out[split] = cached[1]
-                continue
-            out[split] = auc_lib.evaluate_embeddings(
-                self.ds,
-                split,
-                user_emb,
-                item_emb,
-                user_block=self.config.eval_user_block,
-                options=self.auc_options,
-                seed=self.config.seed,
-            )
-            if split == "validation" and own:
-                self._validation_cache = (step, out[split])
-        return out
-
-    def summary_users(self) -> np.ndarray:
-        """The fixed users whose recommendations are drawn: spread over the id range."""
-        users = (
-            np.unique(self.ds.validation[:, 0])
-            if len(self.ds.validation)
-            else np.arange(self.ds.num_users)
-        )
-        n = min(self.config.summary_users, len(users))
-        return users[np.linspace(0, len(users) - 1, n).astype(int)] if n else users[:0]
-
-    def recommendation_grid(self, item_emb: np.ndarray, k: int = 5) -> np.ndarray:
-        """[1, n*S, (k+1)*S, 3] uint8: per fixed user, the held-out item, then the top k.
-
-        Items the user has in train are excluded from the top k.
-        """
-        users = self.summary_users()
-        s = self.config.image_size
-        if len(users) == 0:
-            return np.zeros([1, s, s, 3], np.uint8)
-        scores = self.user_embeddings()[users] @ item_emb.T
-        train = self.ds.train
-        for row, u in enumerate(users):
-            scores[row, train[train[:, 0] == u, 1]] = -np.inf
-        top = np.argsort(-scores, axis=1)[:, :k]
-        held = np.array([self.ds.validation[self.ds.validation[:, 0] == u, 1][0] for u in users])
-        items = np.concatenate([held[:, None], top], axis=1)
-        images = self.store.lookup_uint8(tf.constant(items.reshape(-1), tf.int32)).numpy()
-        grid = images.reshape(len(users), k + 1, s, s, 3).transpose(0, 2, 1, 3, 4)
-        return grid.reshape(1, len(users) * s, (k + 1) * s, 3)
-
     # -- the loop ----------------------------------------------------------
-
-    def save_latest(self) -> None:
-        self._check_finite_weights()
-        self.latest.save(checkpoint_number=int(self.step))
-
-    def _check_finite_weights(self) -> None:
-        finite = all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.weights)
-        if not finite:
-            raise TrainingDivergedError(
-                f"Weights became NaN/inf at step {int(self.step)}; not saving them. "
-                f"{self._keep_message()}"
-            )
-
-    def _keep_message(self) -> str:
-        last = self.latest.latest_checkpoint
-        kept = (
-            f"The last good checkpoint is kept: {last}." if last else "No checkpoint was written."
-        )
-        return (
-            f"{kept} Lower --learning_rate (now {self.config.learning_rate:g}) and rerun the "
-            f"same command to resume from it."
-        )
 
     def fit(self) -> list[dict]:
         """Trains to `config.epochs`, evaluating on validation every `eval_every` epochs.

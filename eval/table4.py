@@ -52,7 +52,8 @@ from absl import app, flags
 
 from common import runtime
 from design import flags as design_flags
-from eval.table4_lib import SELECTIONS, Table4Config, run_table4
+from eval.table4_config import SELECTIONS, Table4Config
+from eval.table4_lib import run_table4
 
 # --recommender, --gan, --workdir (alias of --out), --preset, --restarts, --steps,
 # --learning_rate, --eta, --top_k, --seed and the data flags are design's.

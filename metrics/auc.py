@@ -35,6 +35,12 @@ The catalogue-wide sums are one fused XLA pass over the block's scores
 Scorers that give every user the same scores (PopRank) are counted in
 closed form by binary search (`_shared_sums`). All sums are integers, so
 every path gives the same figures, bit for bit.
+
+One module on purpose (~600 lines): it is one counting algorithm, and
+every entry point (`evaluate_scores`, `evaluate_embeddings`, the
+popularity, true-score and leak-indicator scorers) feeds the same
+queries and sums, whose equality bit for bit across paths is the
+module's contract; splitting it would put that contract in two places.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from data import authors_npy, authors_tfds, registry
+from data import authors_loader, authors_npy, authors_tfds, registry
 from data.authors_npy import read_authors_npy
 from data.core import AMAZON_FASHION_CATEGORIES, DataError
 
@@ -313,7 +313,7 @@ def tfds_dirs(files, tmp_path_factory):
 
 
 def test_tfds_python2_file_then_records_only(tfds_dirs, sample, monkeypatch):
-    ds = authors_tfds.load("amazon_fashion", **tfds_dirs)
+    ds = authors_loader.load("amazon_fashion", **tfds_dirs)
     _check_dataset(ds, sample, AMAZON_FASHION_CATEGORIES)
     assert ds.info["source"] == FASHION and ds.info["usernum"] == 7
 
@@ -333,10 +333,10 @@ def test_tfds_python2_file_then_records_only(tfds_dirs, sample, monkeypatch):
 
 
 def test_records_read_back_the_same_in_any_batch_size(tfds_dirs, sample, monkeypatch):
-    whole = authors_tfds.load("amazon_fashion", **tfds_dirs)
+    whole = authors_loader.load("amazon_fashion", **tfds_dirs)
     # 5 items a batch: batches end mid-catalogue, some with no user of a split.
-    monkeypatch.setattr(authors_tfds, "_READ_BATCH", 5)
-    batched = authors_tfds.load("amazon_fashion", **tfds_dirs)
+    monkeypatch.setattr(authors_loader, "_READ_BATCH", 5)
+    batched = authors_loader.load("amazon_fashion", **tfds_dirs)
     _check_dataset(batched, sample, AMAZON_FASHION_CATEGORIES)
     for split in ("train", "validation", "test"):
         np.testing.assert_array_equal(batched.split(split), whole.split(split))
@@ -358,13 +358,13 @@ def test_record_keys_keep_item_order_and_spread_over_tfds_buckets():
 
 
 def test_tfds_latin1_variant(tfds_dirs, sample):
-    ds = authors_tfds.load("amazon_men", **tfds_dirs)
+    ds = authors_loader.load("amazon_men", **tfds_dirs)
     _check_dataset(ds, sample, tuple(f"category_{k}" for k in range(max(ds.categories) + 1)))
 
 
 def test_missing_file_says_where_to_put_it_and_where_it_is_published(tmp_path):
     with pytest.raises(DataError) as err:
-        authors_tfds.load("tradesy", data_dir=str(tmp_path / "d"), manual_dir=str(tmp_path))
+        authors_loader.load("tradesy", data_dir=str(tmp_path / "d"), manual_dir=str(tmp_path))
     message = str(err.value)
     for part in (
         "TradesyImgPartitioned.npy",
@@ -375,7 +375,7 @@ def test_missing_file_says_where_to_put_it_and_where_it_is_published(tmp_path):
     ):
         assert part in message, (part, message)
     with pytest.raises(DataError, match="the TFDS manual dir .*downloads/manual"):
-        authors_tfds.load("amazon_women", data_dir=str(tmp_path / "d"))
+        authors_loader.load("amazon_women", data_dir=str(tmp_path / "d"))
 
 
 def test_tfds_refuses_crafted_file_and_prepares_nothing(tmp_path):
@@ -384,7 +384,7 @@ def test_tfds_refuses_crafted_file_and_prepares_nothing(tmp_path):
     marker = tmp_path / "pwned"
     _write_crafted(str(manual / FASHION), _RunsShell(f"touch {marker}"))
     with pytest.raises(DataError, match="refusing to load"):
-        authors_tfds.load("amazon_fashion", data_dir=str(tmp_path / "d"), manual_dir=str(manual))
+        authors_loader.load("amazon_fashion", data_dir=str(tmp_path / "d"), manual_dir=str(manual))
     assert not marker.exists()
     assert not authors_tfds.AmazonFashion(data_dir=str(tmp_path / "d")).is_prepared()
 
@@ -397,9 +397,9 @@ def test_bad_images_fail_then_skip(tmp_path, sample):
     authors_format.write_authors_npy(str(manual / FASHION), objects)
     dirs = {"data_dir": str(tmp_path / "d"), "manual_dir": str(manual)}
     with pytest.raises(DataError, match=r"1 undecodable images in .*item ids 4\b"):
-        authors_tfds.load("amazon_fashion", **dirs)
+        authors_loader.load("amazon_fashion", **dirs)
 
-    ds = authors_tfds.load("amazon_fashion", bad_images="skip", **dirs)
+    ds = authors_loader.load("amazon_fashion", bad_images="skip", **dirs)
     assert ds.num_items == 11 and "4" not in set(ds.item_ids)
     assert ds.info["skipped_items"] == 1 and ds.info["skipped_item_ids"] == [4]
     old = np.array([int(i) for i in ds.item_ids])
@@ -412,7 +412,7 @@ def test_bad_images_fail_then_skip(tmp_path, sample):
     # The records keep the bad item: a later "fail" run still stops, without the pickle.
     os.remove(manual / FASHION)
     with pytest.raises(DataError, match="item ids 4"):
-        authors_tfds.load("amazon_fashion", **dirs)
+        authors_loader.load("amazon_fashion", **dirs)
 
 
 def test_to_rgb_encoding_composites_transparency_on_white():

@@ -1,7 +1,7 @@
 """The paper-scale benchmark at a tiny scale: its file writer and every stage.
 
-`data/authors_writer.py` writes authors'-format files of Table II's sizes;
-here at a few users and items, read back by the project's own loader.
+`data/authors_synthetic.py` builds authors'-format files of Table II's sizes
+and `data/authors_writer.py` writes them; here at a few users and items, read back by the project's own loader.
 `benchmarks/bench_paper_scale.py` then runs each stage (the project's
 binaries as subprocesses) on one tiny file, so that CI exercises every
 code path; two groups of independent stages run side by side to keep the
@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data import authors_writer
+from data import authors_synthetic, authors_writer
 from data.authors_npy import read_authors_npy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,9 +55,9 @@ def _sorted(rows: np.ndarray) -> np.ndarray:
 
 
 def test_writer_round_trip(tmp_path):
-    spec = authors_writer.SyntheticSpec.table_ii("amazon_men", 0.0002, pool_images=9)
+    spec = authors_synthetic.SyntheticSpec.table_ii("amazon_men", 0.0002, pool_images=9)
     assert (spec.num_users, spec.num_items, spec.num_interactions) == (7, 22, 51)
-    objects, truth = authors_writer.synthetic_objects(spec)
+    objects, truth = authors_synthetic.synthetic_objects(spec)
     path = str(tmp_path / "men.npy")
     size = authors_writer.write_authors_npy(path, objects)
     assert size == os.path.getsize(path)
@@ -71,10 +71,10 @@ def test_writer_round_trip(tmp_path):
     assert total == spec.num_interactions
     every = np.concatenate([truth.train, truth.validation, truth.test])
     assert len(np.unique(every, axis=0)) == total  # no repeated (user, item)
-    assert np.bincount(every[:, 0]).min() >= authors_writer.MIN_PER_USER
+    assert np.bincount(every[:, 0]).min() >= authors_synthetic.MIN_PER_USER
     assert len(data.user_validation) == len(data.user_test) == 7
 
-    pool = authors_writer.jpeg_pool(spec)
+    pool = authors_synthetic.jpeg_pool(spec)
     blobs = [data.items[i]["image"] for i in range(22)]
     assert len(set(blobs)) == 22  # every item's bytes differ ...
     for i, blob in enumerate(blobs):
@@ -99,8 +99,8 @@ def test_writer_round_trip(tmp_path):
 
 def _write_peak(path: str, num_items: int) -> tuple[int, int, list]:
     """(file bytes, peak traced bytes while writing, objects) of a file of num_items."""
-    spec = authors_writer.SyntheticSpec(40, num_items, 300, num_categories=6, pool_images=6)
-    objects, _ = authors_writer.synthetic_objects(spec)
+    spec = authors_synthetic.SyntheticSpec(40, num_items, 300, num_categories=6, pool_images=6)
+    objects, _ = authors_synthetic.synthetic_objects(spec)
     tracemalloc.start()
     size = authors_writer.write_authors_npy(path, objects)
     _, peak = tracemalloc.get_traced_memory()

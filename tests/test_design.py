@@ -20,7 +20,8 @@ from data.core import DataError, ItemImages, RecDataset, as_str_ids
 from design import design_lib, report, standins
 from design.config import DesignConfig
 from design.loading import load_generator, load_recommender
-from design.optimize import Designer, nearest_upscale, sample_without_replacement
+from design.ops import nearest_upscale, sample_without_replacement
+from design.optimize import Designer
 
 CONFIG = DesignConfig(restarts=8, steps=40, top_k=3, inversion_restarts=4, inversion_steps=300)
 

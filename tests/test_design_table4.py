@@ -18,6 +18,7 @@ from design.config import DesignConfig
 from design.loading import load_generator, load_recommender
 from design.optimize import Designer
 from eval import classifier as classifier_lib
+from eval import table4_config, table4_metrics
 from eval import table4_lib as table4
 from metrics import gan_metrics, quality
 
@@ -95,27 +96,27 @@ def test_paired_difference_matches_numpy():
     rng = np.random.default_rng(4)
     base = rng.normal(size=(50, 3))
     better = base + rng.normal(0.3, 0.5, size=(50, 3))
-    got = table4.paired_difference(better, base)
+    got = table4_metrics.paired_difference(better, base)
     diff = better.mean(1) - base.mean(1)
     assert got["mean"] == pytest.approx(diff.mean())
     assert got["standard_error"] == pytest.approx(diff.std(ddof=1) / np.sqrt(50))
     assert got["z"] == pytest.approx(diff.mean() / (diff.std(ddof=1) / np.sqrt(50)))
     assert got["win_share"] == pytest.approx(np.mean(diff > 0))
-    assert np.isnan(table4.paired_difference(better[:1], base[:1])["standard_error"])
+    assert np.isnan(table4_metrics.paired_difference(better[:1], base[:1])["standard_error"])
 
 
 def test_diversity_and_quality_helpers_match_eval_quality():
     rng = np.random.default_rng(2)
     images = rng.uniform(-1, 1, (5, 3, 8, 8, 3)).astype(np.float32)
     images[0, 1] = images[0, 0]  # one identical pair lowers trial 0's diversity
-    stats = table4.diversity_stats(images)
+    stats = table4_metrics.diversity_stats(images)
     groups = np.repeat(np.arange(5), 3)
     overall = quality.opposite_mean_ssim(images.reshape(15, 8, 8, 3), groups=groups)
     assert abs(stats["mean"] - overall) < 1e-9
     per_trial = [quality.opposite_mean_ssim(images[t]) for t in range(5)]
     assert abs(stats["std"] - np.std(per_trial)) < 1e-9
     probs = rng.dirichlet(np.ones(4), 40)
-    one = table4.split_classifier_score(probs, 1, seed=0)
+    one = table4_metrics.split_classifier_score(probs, 1, seed=0)
     assert abs(one["mean"] - quality.classifier_score(probs)) < 1e-9 and one["std"] == 0
 
 
@@ -133,7 +134,7 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
     gan_dir = standins.save(standins.gan_module(standins.GANSpec(), seed=1), str(tmp_path / "gan"))
     design = DesignConfig(restarts=6, steps=8, top_k=3)
     designer = Designer(load_recommender(rec_dir), load_generator(gan_dir), design)
-    config = table4.Table4Config(
+    config = table4_config.Table4Config(
         trials=10,
         etas=(0.0, 1.0, 10.0),
         sweep_trials=4,
@@ -170,7 +171,7 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
         headline["preference_delta_hat"] - headline["preference_delta"], abs=1e-9
     )
     assert [s["eta"] for s in payload["sweep"]] == [0.0, 1.0, 10.0]
-    for source in table4.SOURCES:
+    for source in table4_config.SOURCES:
         assert 0 <= metrics[source]["diversity"]["mean"] <= 2
         assert 1 <= metrics[source]["quality_dataset"]["mean"] <= 2  # two categories
         assert 1 <= metrics[source]["quality_imagenet"]["mean"] <= 2
@@ -216,21 +217,21 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
 def test_field_metrics_on_classifier_features_without_imagenet():
     ds = _dataset(num_items=60)
     clf = classifier_lib.train_category_classifier(ds, 16, 3, epochs=1, batch_size=16, seed=0)
-    config = table4.Table4Config(trials=8, imagenet=False, imagenet_max_images=0)
+    config = table4_config.Table4Config(trials=8, imagenet=False, imagenet_max_images=0)
     cats = np.array([0, 1, 1, 0, 1, 0, 0, 1])
     flat_cats = np.repeat(cats, 3)
     features = functools.partial(gan_metrics.classifier_features, clf)
-    reference = table4.field_reference(ds, clf, flat_cats, features, (16, 3), seed=0)
+    reference = table4_metrics.field_reference(ds, clf, flat_cats, features, (16, 3), seed=0)
     assert reference["n"] == 24 and reference["heldout"].shape == (24, 128)
     # Real items of the trials' categories as the source: compared with the same
     # held-out features by the same functions.
     items = table4.random_category_items(ds.categories, cats, 3, np.random.default_rng(0))
     images = to_unit_range(classifier_lib.real_images(ds, items.reshape(-1), 16, 3))
     images = images.reshape(8, 3, 16, 16, 3)
-    got = table4.source_metrics(images, np.zeros((8, 3)), clf, None, config, reference)
+    got = table4_metrics.source_metrics(images, np.zeros((8, 3)), clf, None, config, reference)
     want = gan_metrics.compare(reference["heldout"], features(images.reshape(24, 16, 16, 3)))
     assert got["field"] == pytest.approx(want)
     assert "quality_imagenet" not in got
     # Too few images for k = 3: no reference, no field metrics.
-    assert table4.field_reference(ds, clf, flat_cats[:3], features, (16, 3), seed=0) is None
-    assert "field" not in table4.source_metrics(images, np.zeros((8, 3)), clf, None, config)
+    assert table4_metrics.field_reference(ds, clf, flat_cats[:3], features, (16, 3), seed=0) is None
+    assert "field" not in table4_metrics.source_metrics(images, np.zeros((8, 3)), clf, None, config)

@@ -14,7 +14,7 @@ from test_dvbpr_data import TINY, red_blue_dataset
 
 from data import registry
 from dvbpr_tf import config as config_lib
-from dvbpr_tf import train_lib
+from dvbpr_tf import train_eval, train_lib
 
 
 def _weights(trainer):
@@ -132,13 +132,13 @@ def test_validation_schedule_and_one_embedding_pass_per_weights(tmp_path, monkey
     # The automatic interval: every epoch when a validation pass is cheap
     # next to an epoch's training, every few when the catalogue is large.
     auto = dataclasses.replace(config, eval_every_epochs=0, eval_budget=0.25)
-    assert train_lib.eval_interval(auto, ds, steps_per_epoch=1000) == 1
+    assert train_eval.eval_interval(auto, ds, steps_per_epoch=1000) == 1
     big = dataclasses.replace(
         ds, num_items=234892, item_ids=np.arange(234892).astype(str), categories=None, images=None
     )
-    interval = train_lib.eval_interval(auto, big, steps_per_epoch=20)
+    interval = train_eval.eval_interval(auto, big, steps_per_epoch=20)
     assert interval > 1
-    assert train_lib.eval_interval(auto, big, steps_per_epoch=20 * interval) == 1
+    assert train_eval.eval_interval(auto, big, steps_per_epoch=20 * interval) == 1
 
 
 def test_red_blue_is_learnt_in_a_few_steps(tmp_path):

@@ -1,0 +1,183 @@
+"""Table IV's metrics of one source: preference, quality, diversity and field metrics.
+
+Each source (`eval.table4_config.SOURCES`) has T trials x k images at the
+GAN's resolution and their preference scores; `source_metrics` reduces
+them to mean / std dicts, `paired_difference` compares two sources on the
+same trials, and `field_reference` draws the held-out real images the
+field metrics (FID, precision / recall) compare with.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.images import to_unit_range
+from data.core import RecDataset
+from design import report
+from eval import classifier as classifier_lib
+from eval.table4_config import Table4Config
+from metrics import gan_metrics, quality
+
+
+def preference_stats(scores: np.ndarray) -> dict:
+    """Mean and std over trials of the per-trial mean score ([T, k] -> dict)."""
+    # float64 throughout, so that this mean and `paired_difference` agree exactly.
+    mean, std = report.mean_std(np.asarray(scores, np.float64).mean(axis=1))
+    return {"mean": mean, "std": std}
+
+
+def paired_difference(better: np.ndarray, baseline: np.ndarray) -> dict:
+    """Per-trial comparison of two sources' mean scores on the same trials.
+
+    Args:
+      better, baseline: float [T, k] preference scores of the same T trials.
+
+    Returns:
+      dict: mean and std of the per-trial difference (better - baseline),
+      its standard error (std / sqrt(T)), z = mean / standard error, and the
+      share of trials where `better` is higher.
+    """
+    diff = np.asarray(better, np.float64).mean(axis=1) - np.asarray(baseline, np.float64).mean(
+        axis=1
+    )
+    n = len(diff)
+    std = float(diff.std(ddof=1)) if n > 1 else float("nan")
+    sem = std / np.sqrt(n) if n > 1 else float("nan")
+    mean = float(diff.mean()) if n else float("nan")
+    return {
+        "mean": mean,
+        "std": std,
+        "standard_error": sem,
+        "z": mean / sem if sem and np.isfinite(sem) else float("nan"),
+        "win_share": float(np.mean(diff > 0)) if n else float("nan"),
+    }
+
+
+def split_classifier_score(probs: np.ndarray, splits: int, seed: int) -> dict:
+    """The classifier score over `splits` random splits: mean and std."""
+    probs = np.asarray(probs)
+    order = np.random.default_rng([seed, 7]).permutation(len(probs))
+    chunks = [c for c in np.array_split(order, min(splits, len(probs))) if len(c)]
+    values = [quality.classifier_score(probs[c]) for c in chunks]
+    mean, std = report.mean_std(values)
+    return {"mean": mean, "std": std}
+
+
+def diversity_stats(images: np.ndarray) -> dict:
+    """1 - mean SSIM over the pairs of each trial's images ([T, k, H, W, C]): mean and std."""
+    images = np.asarray(images, np.float32)
+    k = images.shape[1]
+    if k < 2:
+        return {"mean": float("nan"), "std": float("nan")}
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    ssim = np.stack([quality.ssim_pairs(images[:, i], images[:, j], 2.0) for i, j in pairs], 1)
+    mean, std = report.mean_std(1.0 - ssim.mean(axis=1))
+    return {"mean": mean, "std": std}
+
+
+def field_subset(num_images: int, config: Table4Config) -> np.ndarray:
+    """Sorted indices of the images of a source that the ImageNet score and field metrics use.
+
+    The same for every source (all have T x k images), so the field metrics
+    compare sources on the same trials' categories.
+    """
+    if config.imagenet_max_images and num_images > config.imagenet_max_images:
+        rng = np.random.default_rng([config.seed, 8])
+        return np.sort(rng.choice(num_images, config.imagenet_max_images, replace=False))
+    return np.arange(num_images)
+
+
+def field_reference(
+    ds: RecDataset, classifier, categories: np.ndarray, features, image_shape, seed: int
+) -> dict | None:
+    """The real images the field metrics compare each source with, and the real-vs-real row.
+
+    Two real sets matched to the wanted categories one for one: held-out
+    items of the dataset classifier (the reference every source is
+    compared with) and its training items (compared with the same held-out
+    set: the real-vs-real row, what a source of real images scores at this
+    N). Positions whose category has no item in either pool are dropped.
+
+    Args:
+      ds: the dataset.
+      classifier: the `metrics.quality.CategoryClassifier` whose split is used.
+      categories: int [N] the category of each image of a source's subset.
+      features: images float [n, R, R, C] in [-1, 1] -> float [n, D].
+      image_shape: (R, C), the GAN's resolution and channels.
+      seed: seeds the draws.
+
+    Returns:
+      {"heldout": float [n, D] features, "n": n, "k": the precision/recall
+       k, "real_vs_real": {"fid", "precision", "recall"}}, or None when n is
+      too small for precision and recall (n <= k).
+    """
+    rng = np.random.default_rng([seed, 13])
+    cats = np.asarray(ds.categories)
+    draws = [
+        gan_metrics.category_matched_sample(pool, cats[pool], categories, rng)
+        for pool in (classifier.heldout_items, classifier.train_items)
+    ]
+    keep = (draws[0] >= 0) & (draws[1] >= 0)
+    k = gan_metrics.PRECISION_RECALL_K
+    if keep.sum() <= k:
+        return None
+    heldout, train = (
+        features(to_unit_range(classifier_lib.real_images(ds, d[keep], *image_shape)))
+        for d in draws
+    )
+    return {
+        "heldout": heldout,
+        "n": int(keep.sum()),
+        "k": k,
+        "real_vs_real": gan_metrics.compare(heldout, train, k),
+    }
+
+
+def source_metrics(
+    images: np.ndarray,
+    scores: np.ndarray,
+    classifier,
+    imagenet,
+    config: Table4Config,
+    reference: dict | None = None,
+) -> dict:
+    """Preference, quality (both classifiers), diversity and field metrics of one source.
+
+    Args:
+      images: float32 [T, k, R, R, C] in [-1, 1].
+      scores: float32 [T, k] preference scores.
+      classifier: an `metrics.quality.CategoryClassifier`.
+      imagenet: `eval.table4_lib._imagenet_scorer()`'s function, or None.
+      config: the run's config.
+      reference: `field_reference`'s result (on ImageNet features when
+        `imagenet` is given, else the classifier's), or None: no field
+        metrics.
+
+    Returns:
+      {"preference", "preference_top1", "quality_dataset", "diversity":
+       mean/std dicts; "quality_imagenet" with `imagenet`; "field": {"fid",
+       "precision", "recall"} of the `field_subset` images against the
+       reference's held-out real images, with `reference`}.
+    """
+    flat = images.reshape((-1,) + images.shape[2:])
+    out = {
+        "preference": preference_stats(scores),
+        "preference_top1": dict(zip(("mean", "std"), report.mean_std(scores[:, 0]), strict=True)),
+        "quality_dataset": split_classifier_score(
+            quality.predict_probs(classifier.model, flat), config.quality_splits, config.seed
+        ),
+        "diversity": diversity_stats(images),
+    }
+    subset = flat[field_subset(len(flat), config)]
+    features = None
+    if imagenet is not None:
+        scored = imagenet(subset)
+        out["quality_imagenet"] = split_classifier_score(
+            scored["probs"], config.quality_splits, config.seed
+        )
+        features = scored["features"]
+    if reference is not None:
+        if features is None:
+            features = gan_metrics.classifier_features(classifier, subset)
+        out["field"] = gan_metrics.compare(reference["heldout"], features, reference["k"])
+    return out

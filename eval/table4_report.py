@@ -1,0 +1,163 @@
+"""Table IV and Fig. 3 as Markdown and pixels (`table4.md`, `fig3_eta.png`).
+
+`eval.table4_lib.run_table4` calls `table4_markdown` on its metrics and
+headline, and `sweep_figure` on the eta sweep.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from design import report
+from eval.table4_config import SOURCE_LABELS, SOURCES, Table4Config
+
+
+def sweep_figure(sweep: list[dict]) -> np.ndarray:
+    """Fig. 3 as pixels: preference, quality and diversity against eta, delta as reference."""
+    etas = [s["eta"] for s in sweep]
+    panels = []
+    for key, title in (
+        ("preference", "preference score"),
+        ("quality_dataset", "quality (classifier score)"),
+        ("diversity", "diversity (1 - mean SSIM)"),
+    ):
+        ref = sweep[0]["delta_reference"][key]
+        panels.append(
+            (
+                title,
+                [
+                    ("delta-hat", [s[key]["mean"] for s in sweep], [s[key]["std"] for s in sweep]),
+                    ("delta (retrieval)", [ref["mean"]] * len(sweep), None),
+                ],
+            )
+        )
+    return report.line_panels(etas, panels, "eta", log_x=True)
+
+
+def _imagenet_note(scored: bool, config: Table4Config) -> str:
+    """Why the ImageNet quality column is missing, if it is."""
+    if scored:
+        return ""
+    if not config.imagenet:
+        return " The ImageNet column is disabled (--imagenet=false)."
+    return " The ImageNet column is missing: EfficientNet-Lite0 was not available."
+
+
+def field_markdown(metrics: dict, field: dict) -> list[str]:
+    """The lines of the field-metrics table under Table IV (FID, precision, recall per source)."""
+    space = {
+        "imagenet": "ImageNet EfficientNet-Lite0 pooled features (1280-d)",
+        "classifier": "the dataset classifier's penultimate features (EfficientNet-Lite0 was "
+        "not used)",
+    }[field["features"]]
+    rows = [
+        [SOURCE_LABELS[name], *_field_cells(metrics[name]["field"])]
+        for name in SOURCES
+        if "field" in metrics[name]
+    ]
+    rows.append(["Real vs real (training vs held-out real)", *_field_cells(field["real_vs_real"])])
+    return [
+        "## Field metrics: each source against held-out real images of the same categories",
+        "",
+        report.markdown_table(["Item source", "FID ↓", "Precision ↑", "Recall ↑"], rows),
+        f"- On {space}; {field['n_source']} images per source against {field['n_reference']} "
+        f"held-out real images of the dataset classifier's split, one per source image's "
+        f"category; precision and recall are Kynkäänniemi et al.'s with k = {field['k']}. The "
+        f"last row compares as many of the classifier's training images with the held-out "
+        f"ones: FID's floor and precision's and recall's ceiling at this N (FID grows as N "
+        f"shrinks; compare rows of one table only).",
+        "",
+    ]
+
+
+def _field_cells(figures: dict) -> list[str]:
+    return [f"{figures['fid']:.4g}", f"{figures['precision']:.3f}", f"{figures['recall']:.3f}"]
+
+
+def table4_markdown(metrics, sweep, headline, config, designer, ds, figure, field=None) -> str:
+    """The Markdown of Table IV, its field metrics (when `field`) and the Fig. 3 sweep."""
+    imagenet = "quality_imagenet" in metrics["delta"]
+    headers = ["Item source", "Preference score", "Quality (dataset classifier)"]
+    headers += ["Quality (ImageNet EfficientNet-Lite0)"] if imagenet else []
+    headers += ["Diversity (1 - mean SSIM)"]
+    rows = []
+    for group, names in (
+        ("*Random methods*", ("random_real", "random_generated")),
+        ("*Personalized methods*", ("delta", "delta_hat")),
+    ):
+        rows.append([group] + [""] * (len(headers) - 1))
+        for name in names:
+            m = metrics[name]
+            row = [SOURCE_LABELS[name], report.fmt_mean_std(**m["preference"])]
+            row.append(report.fmt_mean_std(**m["quality_dataset"]))
+            if imagenet:
+                row.append(report.fmt_mean_std(**m["quality_imagenet"]))
+            row.append(report.fmt_mean_std(**m["diversity"]))
+            rows.append(row)
+    dc = designer.config
+    d = metrics["delta"]["preference"]["mean"]
+    dh = metrics["delta_hat"]["preference"]["mean"]
+    verdict = "**yes**" if headline["delta_hat_beats_delta"] else "**no**"
+    lines = [
+        f"# Table IV: top-{dc.top_k} images for a user and category ({headline['trials']} trials)",
+        "",
+        report.markdown_table(headers, rows),
+        f"δ̂ beats δ in mean preference score: {verdict} ({dh:.4f} vs {d:.4f}, "
+        f"{100 * headline['delta_hat_gain_over_delta']:+.1f}%; the paper: 7.6760 vs 7.1876, "
+        f"+6.8%).",
+        "",
+        f"- Paired over the same trials, δ̂ - δ = {headline['paired_difference_mean']:+.4f} "
+        f"± {headline['paired_difference_standard_error']:.4f} (standard error; "
+        f"z = {headline['paired_difference_z']:.1f}); δ̂ is higher in "
+        f"{100 * headline['delta_hat_win_share']:.0f}% of the trials.",
+        f"- Dataset {ds.name}; recommender `{designer.rec.path}`; GAN `{designer.gan.path}` "
+        f"({designer.gan.resolution}x{designer.gan.resolution}x{designer.gan.channels}).",
+        f"- δ̂: m = {dc.restarts} restarts, {dc.steps} Adam steps (lr {dc.learning_rate}), "
+        f"η = {config.eta}; its {dc.top_k} images are "
+        + ("drawn by eq. 11." if config.selection == "sample" else "the best by objective.")
+        + f" Mean gain of the best objective over the best start: "
+        f"{metrics['delta_hat']['best_objective_gain']:.4f}.",
+        f"- Best single image per trial (top-1 preference): δ "
+        f"{report.fmt_mean_std(**metrics['delta']['preference_top1'])}, δ̂ "
+        f"{report.fmt_mean_std(**metrics['delta_hat']['preference_top1'])}.",
+        f"- Preference: mean over the trial's images, then mean ± std over trials. Quality: "
+        f"classifier score over {config.quality_splits} splits (mean ± std); the dataset "
+        f"classifier's held-out accuracy is {headline['classifier_heldout_accuracy']:.3f}."
+        + _imagenet_note(imagenet, config)
+        + " Diversity: per trial, then mean ± std over trials. Images compared at the GAN's "
+        "resolution.",
+        "",
+    ]
+    if field:
+        lines += field_markdown(metrics, field)
+    if sweep:
+        lines += [
+            f"## Fig. 3: effect of η ({sweep[0]['trials']} trials)",
+            "",
+            f"![effect of eta]({os.path.basename(figure)})" if figure else "",
+            "",
+            report.markdown_table(
+                ["η", "Preference score", "Quality (dataset classifier)", "Diversity"],
+                [
+                    [
+                        f"{s['eta']:g}",
+                        report.fmt_mean_std(**s["preference"]),
+                        report.fmt_mean_std(**s["quality_dataset"]),
+                        report.fmt_mean_std(**s["diversity"]),
+                    ]
+                    for s in sweep
+                ]
+                + [
+                    [
+                        "δ (reference)",
+                        report.fmt_mean_std(**sweep[0]["delta_reference"]["preference"]),
+                        report.fmt_mean_std(**sweep[0]["delta_reference"]["quality_dataset"]),
+                        report.fmt_mean_std(**sweep[0]["delta_reference"]["diversity"]),
+                    ]
+                ],
+            ),
+        ]
+    lines += ["![examples](table4_examples.png)", ""]
+    return "\n".join(lines)
