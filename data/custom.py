@@ -59,6 +59,7 @@ from data.core import (
     sort_rows,
 )
 from data.images import MAX_LISTED, check_images
+from data.splits import hold_out_per_user
 
 INTERACTIONS_FILE = "interactions.csv"
 ITEMS_FILE = "items.csv"
@@ -557,9 +558,17 @@ def load(
 
     if given_split:
         codes = split_codes[keep]
+        splits = [sort_rows(rows[codes == c]) for c in range(len(SPLITS))]
     else:
-        codes = _held_out_codes(rows, None if stamps is None else stamps[keep], split_by_time, seed)
-    splits = [sort_rows(rows[codes == c]) for c in range(len(SPLITS))]
+        # Rows in (user, item) order before the random keys are drawn, so the
+        # split does not depend on the order of the file's rows.
+        canonical = np.lexsort((rows[:, 1], rows[:, 0]))
+        train, test, validation = hold_out_per_user(
+            rows[canonical],
+            np.random.default_rng(seed),
+            timestamps=stamps[keep][canonical] if split_by_time else None,
+        )
+        splits = [train, validation, test]
 
     images = None
     if encoded is not None:
@@ -585,37 +594,6 @@ def load(
         images=images,
         info=info,
     )
-
-
-def _held_out_codes(
-    rows: np.ndarray, stamps: np.ndarray | None, by_time: bool, seed: int
-) -> np.ndarray:
-    """Split code (0 train, 1 validation, 2 test) per row, one of each held out per user.
-
-    Args:
-      rows: [n, 2] int64 (user, item); every user has >= 2 rows.
-      stamps: [n] float64 timestamps (needed when by_time).
-      by_time: test = each user's latest row, validation = second latest.
-      seed: seed of the random choice / tie-break.
-
-    Returns:
-      [n] int64 codes.
-    """
-    canonical = np.lexsort((rows[:, 1], rows[:, 0]))
-    key = np.empty(len(rows))
-    key[canonical] = np.random.default_rng(seed).random(len(rows))
-    if by_time:
-        order = np.lexsort((key, -stamps, rows[:, 0]))
-    else:
-        order = np.lexsort((key, rows[:, 0]))
-    sorted_users = rows[order, 0]
-    start = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
-    group_start = np.repeat(start, np.diff(np.r_[start, len(order)]))
-    rank = np.arange(len(order)) - group_start
-    codes = np.zeros(len(rows), np.int64)
-    codes[order[rank == 0]] = 2
-    codes[order[rank == 1]] = 1
-    return codes
 
 
 # ----------------------------------------------------------------------------

@@ -91,7 +91,8 @@ import zlib
 import numpy as np
 from absl import logging
 
-from data.core import DataError, ItemImages, RecDataset, as_str_ids, sort_rows
+from data.core import DataError, ItemImages, RecDataset, as_str_ids
+from data.splits import hold_out_per_user
 
 NAME = "fashion_mnist_users"
 
@@ -467,28 +468,6 @@ def _choose(
     return np.concatenate(rows).astype(np.int64)
 
 
-def split_per_user(
-    rows: np.ndarray, num_users: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The paper's split: one random row per user each for validation and test.
-
-    Args:
-      rows: [n, 2] int64 (user, item); every user needs at least 3 rows.
-
-    Returns:
-      (train, validation, test) [*, 2] int64 rows, each sorted by user, item.
-    """
-    order = np.lexsort((rng.random(len(rows)), rows[:, 0]))
-    shuffled = rows[order]
-    starts = np.searchsorted(shuffled[:, 0], np.arange(num_users))
-    rank = np.arange(len(shuffled)) - starts[shuffled[:, 0]]
-    return (
-        sort_rows(shuffled[rank >= 2]),
-        sort_rows(shuffled[rank == 0]),
-        sort_rows(shuffled[rank == 1]),
-    )
-
-
 def _pad_rgb(images: np.ndarray) -> np.ndarray:
     pad = (PADDED_SIZE - IMAGE_SIZE) // 2
     out = np.zeros((len(images), PADDED_SIZE, PADDED_SIZE, 3), np.uint8)
@@ -566,7 +545,7 @@ def load_with_classes(
     rows[:, 1] = new_index[rows[:, 1]]
     items = chosen[used]
     categories = cand_categories[used]
-    train, validation, test = split_per_user(rows, cfg.num_users, rng(4))
+    train, validation, test = hold_out_per_user(rows, rng(4))
 
     prefixes = [f"fmnist-{s}" for s in split_names]
     item_ids = as_str_ids(

@@ -96,8 +96,8 @@ from data.core import (
     DataError,
     ItemImages,
     RecDataset,
-    sort_rows,
 )
+from data.splits import hold_out_per_user
 
 # Bump whenever the arrays produced for a given (config, seed) change.
 GENERATOR_VERSION = "1"
@@ -462,24 +462,6 @@ def sample_choices(
     items = np.concatenate([p[1] for p in parts])
     order = np.argsort(users, kind="stable")
     return np.stack([users[order], items[order]], axis=1).astype(np.int64)
-
-
-def split_per_user(rows: np.ndarray, rng: np.random.Generator):
-    """The paper's split: per user one random row for validation, one for test.
-
-    Args:
-      rows: [n, 2] int64 (user, item) rows; every user has >= 3 rows.
-      rng: random generator.
-
-    Returns:
-      (train, validation, test), each [m, 2] int64 sorted by user then item.
-    """
-    key = rng.random(len(rows))
-    order = np.lexsort((key, rows[:, 0]))
-    rows = rows[order]
-    first = np.r_[0, np.flatnonzero(np.diff(rows[:, 0])) + 1]
-    rank = np.arange(len(rows)) - np.repeat(first, np.diff(np.r_[first, len(rows)]))
-    return sort_rows(rows[rank >= 2]), sort_rows(rows[rank == 0]), sort_rows(rows[rank == 1])
 
 
 # --------------------------------------------------------------------------
@@ -958,7 +940,7 @@ def load(config: str = "default", seed: int | None = None) -> RecDataset:
     rows = np.stack([rows[:, 0], remap[rows[:, 1]]], axis=1)
     attrs = catalogue.take(kept)
     sampled = time.perf_counter()
-    train, validation, test = split_per_user(rows, split_rng)
+    train, validation, test = hold_out_per_user(rows, split_rng)
     pixels = render_items(attrs, preset.image_size, block=preset.render_block)
     rendered = time.perf_counter()
 
