@@ -1,4 +1,4 @@
-"""Tests of data/fashion_mnist.py on small idx files written here.
+"""Tests of data/fashion_mnist.py (and data/fashion_mnist_files.py) on small idx files written here.
 
 The tests never read Debian's copy of Fashion-MNIST (CI machines may lack
 it): they write a few hundred structured 28x28 images in the exact idx
