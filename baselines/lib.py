@@ -712,18 +712,15 @@ def carve_validation(ds: RecDataset, seed: int = 0) -> RecDataset:
     Returns:
       A copy with the reduced `train` and the carved `validation`.
     """
-    rng = np.random.default_rng(seed)
-    train = sort_rows(ds.train)
-    counts = np.bincount(train[:, 0], minlength=ds.num_users)
-    indptr = np.concatenate([[0], np.cumsum(counts)])
-    users = np.flatnonzero(counts >= 2)
-    picked = indptr[users] + (rng.random(len(users)) * counts[users]).astype(np.int64)
-    keep = np.ones(len(train), bool)
-    keep[picked] = False
+    # Imported here so that this edit stays inside the function body (baselines/ is being
+    # split concurrently); move it to the module's imports when merging.
+    from data.splits import hold_out_per_user
+
+    train, validation = hold_out_per_user(ds.train, np.random.default_rng(seed), 1, draw="pick")
     return dataclasses.replace(
         ds,
-        train=train[keep],
-        validation=sort_rows(train[picked]),
+        train=train,
+        validation=validation,
         info={**ds.info, "validation": f"carved from train, one item per user, seed {seed}"},
     )
 

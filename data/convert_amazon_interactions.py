@@ -19,7 +19,7 @@ import sys
 from absl import app, flags, logging
 
 from common import runtime
-from data import custom
+from data import amazon_interactions, custom
 from data.core import DataError
 
 _OUT = flags.DEFINE_string("out", None, "Folder to write the custom catalogue into.")
@@ -53,7 +53,7 @@ def convert(out_flag: str, source: str | None) -> None:
                 f"--out={out_flag} already holds {', '.join(foreign[:5])}; the conversion "
                 f"replaces the whole folder, so pass a new or empty folder."
             )
-    ds = custom.load_amazon_fashion_interactions(source)
+    ds = amazon_interactions.load(source)
     config = {"source": ds.info["source"], "out": out}
     counts = {}
 

@@ -1,4 +1,4 @@
-"""Bring-your-own catalogue (`--dataset=custom`) and the real Amazon interactions.
+"""Bring-your-own catalogue (`--dataset=custom`): loading and writing the folder.
 
 A custom catalogue is a folder:
 
@@ -58,7 +58,16 @@ from data.core import (
     as_str_ids,
     sort_rows,
 )
+from data.csv_reader import (
+    check_nonempty,
+    duplicate_lines,
+    listed,
+    parse_splits,
+    parse_timestamps,
+    read_csv,
+)
 from data.images import MAX_LISTED, check_images
+from data.splits import hold_out_per_user
 
 INTERACTIONS_FILE = "interactions.csv"
 ITEMS_FILE = "items.csv"
@@ -71,159 +80,6 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 # The paper keeps users with at least 5 interactions (Section IV-A), so
 # that each keeps at least 3 for training after the two held-out ones.
 MIN_USER_INTERACTIONS = 5
-
-AMAZON_INTERACTIONS_NAME = "amazon_fashion_interactions"
-SHARED_DIR_ENV = "DVBPR_SHARED_DIR"
-# As published (README.md of the folder); a different count is logged.
-AMAZON_INTERACTIONS_COUNTS = {"users": 3934, "items": 9833, "train": 14695, "test": 6099}
-
-
-# ----------------------------------------------------------------------------
-# CSV reading with file/line-aware errors.
-
-
-def _listed(values, limit: int = MAX_LISTED) -> str:
-    values = list(values)
-    text = ", ".join(str(v) for v in values[:limit])
-    return text + (f" and {len(values) - limit} more" if len(values) > limit else "")
-
-
-def _read_csv(
-    path: str, allowed: tuple[str, ...], required: tuple[str, ...], usage: str
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Reads a headed CSV file into columns.
-
-    Args:
-      path: the file.
-      allowed: column names that may appear (in any order).
-      required: column names that must appear.
-      usage: the expected header, for error messages.
-
-    Returns:
-      columns: name -> [n] numpy str array of the values, stripped of
-        surrounding white space.
-      lines: [n] int64 line number (1-based, as an editor shows it) of each row.
-
-    Raises:
-      DataError: missing or empty file, bad header, a row with the wrong
-        number of fields, or no rows; the message names file and line.
-    """
-    if not os.path.isfile(path):
-        raise DataError(f"{path} does not exist; a custom catalogue needs it ({usage}).")
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    try:
-        # utf-8-sig: spreadsheet programs often prepend a byte-order mark.
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f)
-            header = None
-            for row in reader:
-                if "".join(row).strip():
-                    header = [name.strip().lower() for name in row]
-                    break
-            if header is None:
-                raise DataError(f"{path} is empty; it needs a header line and rows: {usage}.")
-            header_line = reader.line_num
-            _check_header(path, header, header_line, allowed, required, usage)
-            width = len(header)
-            # The hot loop: millions of rows are common, so the cheap test first.
-            for row in reader:
-                if len(row) == width:
-                    rows.append(row)
-                    lines.append(reader.line_num)
-                elif "".join(row).strip():
-                    raise DataError(
-                        f"{path}, line {reader.line_num}: {len(row)} fields but the header "
-                        f"(line {header_line}) has {width}; every row needs exactly the "
-                        f"columns {','.join(header)}."
-                    )
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path} is not UTF-8 text ({err}); save it as UTF-8 CSV.") from err
-    except csv.Error as err:
-        raise DataError(f"{path}: malformed CSV ({err}); expected {usage}.") from err
-    if not rows:
-        raise DataError(f"{path} has a header but no rows; expected {usage}.")
-    columns = {
-        name: np.char.strip(np.asarray(values, dtype=str))
-        for name, values in zip(header, zip(*rows, strict=True), strict=True)
-    }
-    return columns, np.asarray(lines, np.int64)
-
-
-def _check_header(path, header, header_line, allowed, required, usage) -> None:
-    unknown = [name for name in header if name not in allowed]
-    missing = [name for name in required if name not in header]
-    if unknown or missing:
-        problems = []
-        if unknown:
-            problems.append(f"unknown column(s) {', '.join(repr(n) for n in unknown)}")
-        if missing:
-            problems.append(f"missing column(s) {', '.join(repr(n) for n in missing)}")
-        raise DataError(
-            f"{path}, line {header_line} (header): {'; '.join(problems)}. Expected columns "
-            f"{usage} (the first line must be this header; column order is free)."
-        )
-    repeated = sorted({name for name in header if header.count(name) > 1})
-    if repeated:
-        raise DataError(f"{path}, line {header_line}: column(s) {', '.join(repeated)} repeated.")
-
-
-def _check_nonempty(path: str, name: str, column: np.ndarray, lines: np.ndarray) -> None:
-    empty = np.flatnonzero(column == "")
-    if len(empty):
-        raise DataError(
-            f"{path}, line(s) {_listed(lines[empty])}: empty {name}; every row needs one."
-        )
-
-
-def _parse_timestamps(path: str, column: np.ndarray, lines: np.ndarray) -> np.ndarray:
-    try:
-        # Python's float() is several times faster than numpy's str->float cast.
-        stamps = np.fromiter(map(float, column.tolist()), np.float64, len(column))
-        bad = np.flatnonzero(~np.isfinite(stamps))
-    except ValueError:
-        bad = []
-        for k, text in enumerate(column.tolist()):
-            try:
-                if not np.isfinite(float(text)):
-                    bad.append(k)
-            except ValueError:
-                bad.append(k)
-        bad = np.asarray(bad, np.int64)
-    if len(bad):
-        raise DataError(
-            f"{path}, line {lines[bad[0]]}: timestamp {str(column[bad[0]])!r} is not a number "
-            f"({len(bad)} such rows, lines {_listed(lines[bad])}); use numbers such as Unix "
-            f"seconds."
-        )
-    return stamps
-
-
-def _parse_splits(path: str, column: np.ndarray, lines: np.ndarray) -> np.ndarray:
-    names = np.char.lower(column)
-    codes = np.full(len(names), -1, np.int64)
-    for code, split in enumerate(SPLITS):
-        codes[names == split] = code
-    bad = np.flatnonzero(codes < 0)
-    if len(bad):
-        raise DataError(
-            f"{path}, line {lines[bad[0]]}: unknown split {str(column[bad[0]])!r} ({len(bad)} such "
-            f"rows, lines {_listed(lines[bad])}); split must be one of {', '.join(SPLITS)}."
-        )
-    return codes
-
-
-def _duplicate_lines(keys: np.ndarray, lines: np.ndarray) -> list[tuple[int, int]]:
-    """(line, line of its first occurrence) for each repeated key, in file order."""
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    repeat = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1]) + 1
-    if not len(repeat):
-        return []
-    group_start = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-    first = group_start[np.searchsorted(group_start, repeat, side="right") - 1]
-    pairs = sorted(zip(lines[order[repeat]].tolist(), lines[order[first]].tolist(), strict=True))
-    return pairs
 
 
 # ----------------------------------------------------------------------------
@@ -241,9 +97,9 @@ def _read_items_csv(path: str, item_ids: np.ndarray):
       names: category names, indexed by category.
     """
     usage = "item_id[,category]"
-    columns, lines = _read_csv(path, ITEM_COLUMNS, ("item_id",), usage)
-    _check_nonempty(path, "item_id", columns["item_id"], lines)
-    dups = _duplicate_lines(columns["item_id"], lines)
+    columns, lines = read_csv(path, ITEM_COLUMNS, ("item_id",), usage)
+    check_nonempty(path, "item_id", columns["item_id"], lines)
+    dups = duplicate_lines(columns["item_id"], lines)
     ids = columns["item_id"].tolist()
     if dups:
         shown = "; ".join(f"line {a} repeats line {b}" for a, b in dups[:MAX_LISTED])
@@ -257,7 +113,7 @@ def _read_items_csv(path: str, item_ids: np.ndarray):
             "%s: ignoring %d item(s) that no interaction mentions: %s",
             path,
             len(unknown),
-            _listed(unknown),
+            listed(unknown),
         )
     if "category" not in columns:
         return None, ()
@@ -347,7 +203,7 @@ def _read_images(images_dir: str, item_ids: np.ndarray, bad_images: str):
         message = (
             f"{missing.sum()} of {len(item_ids)} items have no image in {images_dir} "
             f"(expected {IMAGES_DIR}/<item_id>.jpg, .jpeg or .png): item ids "
-            f"{_listed(item_ids[missing])}"
+            f"{listed(item_ids[missing])}"
         )
         if bad_images == "fail":
             raise DataError(
@@ -424,9 +280,9 @@ def load(
     name = "custom:" + os.path.basename(os.path.normpath(folder))
     path = os.path.join(folder, INTERACTIONS_FILE)
     usage = "user_id,item_id[,timestamp][,split]"
-    columns, lines = _read_csv(path, INTERACTION_COLUMNS, ("user_id", "item_id"), usage)
+    columns, lines = read_csv(path, INTERACTION_COLUMNS, ("user_id", "item_id"), usage)
     for column in ("user_id", "item_id"):
-        _check_nonempty(path, column, columns[column], lines)
+        check_nonempty(path, column, columns[column], lines)
 
     given_split = "split" in columns
     if given_split and split_by_time:
@@ -439,17 +295,15 @@ def load(
             f"--split_by_time needs a timestamp column in {path}; its columns are "
             f"{', '.join(columns)}."
         )
-    split_codes = _parse_splits(path, columns["split"], lines) if given_split else None
-    stamps = (
-        _parse_timestamps(path, columns["timestamp"], lines) if "timestamp" in columns else None
-    )
+    split_codes = parse_splits(path, columns["split"], lines, SPLITS) if given_split else None
+    stamps = parse_timestamps(path, columns["timestamp"], lines) if "timestamp" in columns else None
 
     # Sorted-id indexing makes everything below independent of row order.
     user_ids, users = np.unique(columns["user_id"], return_inverse=True)
     item_ids, items = np.unique(columns["item_id"], return_inverse=True)
     users = users.astype(np.int64).ravel()
     items = items.astype(np.int64).ravel()
-    dups = _duplicate_lines(users * len(item_ids) + items, lines)
+    dups = duplicate_lines(users * len(item_ids) + items, lines)
     if dups:
         shown = "; ".join(f"line {a} repeats line {b}" for a, b in dups[:MAX_LISTED])
         raise DataError(
@@ -557,9 +411,17 @@ def load(
 
     if given_split:
         codes = split_codes[keep]
+        splits = [sort_rows(rows[codes == c]) for c in range(len(SPLITS))]
     else:
-        codes = _held_out_codes(rows, None if stamps is None else stamps[keep], split_by_time, seed)
-    splits = [sort_rows(rows[codes == c]) for c in range(len(SPLITS))]
+        # Rows in (user, item) order before the random keys are drawn, so the
+        # split does not depend on the order of the file's rows.
+        canonical = np.lexsort((rows[:, 1], rows[:, 0]))
+        train, test, validation = hold_out_per_user(
+            rows[canonical],
+            np.random.default_rng(seed),
+            timestamps=stamps[keep][canonical] if split_by_time else None,
+        )
+        splits = [train, validation, test]
 
     images = None
     if encoded is not None:
@@ -585,37 +447,6 @@ def load(
         images=images,
         info=info,
     )
-
-
-def _held_out_codes(
-    rows: np.ndarray, stamps: np.ndarray | None, by_time: bool, seed: int
-) -> np.ndarray:
-    """Split code (0 train, 1 validation, 2 test) per row, one of each held out per user.
-
-    Args:
-      rows: [n, 2] int64 (user, item); every user has >= 2 rows.
-      stamps: [n] float64 timestamps (needed when by_time).
-      by_time: test = each user's latest row, validation = second latest.
-      seed: seed of the random choice / tie-break.
-
-    Returns:
-      [n] int64 codes.
-    """
-    canonical = np.lexsort((rows[:, 1], rows[:, 0]))
-    key = np.empty(len(rows))
-    key[canonical] = np.random.default_rng(seed).random(len(rows))
-    if by_time:
-        order = np.lexsort((key, -stamps, rows[:, 0]))
-    else:
-        order = np.lexsort((key, rows[:, 0]))
-    sorted_users = rows[order, 0]
-    start = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
-    group_start = np.repeat(start, np.diff(np.r_[start, len(order)]))
-    rank = np.arange(len(order)) - group_start
-    codes = np.zeros(len(rows), np.int64)
-    codes[order[rank == 0]] = 2
-    codes[order[rank == 1]] = 1
-    return codes
 
 
 # ----------------------------------------------------------------------------
@@ -666,155 +497,3 @@ def write_csv_files(ds: RecDataset, folder: str) -> dict[str, int]:
         "val_interactions": len(ds.validation),
         "test_interactions": len(ds.test),
     }
-
-
-# ----------------------------------------------------------------------------
-# The real Amazon Fashion interactions (../shared/data/amazon_fashion_interactions).
-
-
-def default_amazon_interactions_dir() -> str | None:
-    """Where the Amazon Fashion interactions are, or None.
-
-    Looks at $DVBPR_SHARED_DIR/data/amazon_fashion_interactions, then for a
-    `shared/data/amazon_fashion_interactions` folder beside this file's
-    folder or any of its parents (a checkout at <root>/main finds
-    <root>/shared).
-    """
-    relative = os.path.join("data", AMAZON_INTERACTIONS_NAME)
-    env = os.environ.get(SHARED_DIR_ENV)
-    if env:
-        candidate = os.path.join(os.path.expanduser(env), relative)
-        return candidate if os.path.isdir(candidate) else None
-    here = os.path.dirname(os.path.abspath(__file__))
-    while True:
-        candidate = os.path.join(here, "shared", relative)
-        if os.path.isdir(candidate):
-            return candidate
-        parent = os.path.dirname(here)
-        if parent == here:
-            return None
-        here = parent
-
-
-def _read_index_csv(path: str, header: tuple[str, str]) -> np.ndarray:
-    """Reads `index,id` rows into an array of ids ordered by index (0..n-1)."""
-    usage = ",".join(header)
-    columns, lines = _read_csv(path, header, header, usage)
-    _check_nonempty(path, header[1], columns[header[1]], lines)
-    ids = columns[header[1]].tolist()
-    try:
-        index = columns[header[0]].astype(np.int64)
-    except ValueError as err:
-        raise DataError(f"{path}: {header[0]} must be integers ({err}).") from err
-    if sorted(index.tolist()) != list(range(len(index))):
-        raise DataError(f"{path}: {header[0]} must number the rows 0..{len(index) - 1}, each once.")
-    out = np.empty(len(index), dtype=object)
-    out[index] = ids
-    if len(set(ids)) != len(ids):
-        raise DataError(f"{path}: an id in column {header[1]} appears twice.")
-    return out
-
-
-def _read_adjacency(path: str, num_users: int, num_items: int) -> np.ndarray:
-    """Reads `user item item ...` lines into [n, 2] int64 (user, item) rows."""
-    if not os.path.isfile(path):
-        raise DataError(f"{path} does not exist; expected lines 'user_index item_index ...'.")
-    users, items = [], []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            try:
-                numbers = [int(x) for x in fields]
-            except ValueError as err:
-                raise DataError(
-                    f"{path}, line {line_no}: expected integers 'user_index item_index ...' "
-                    f"({err})."
-                ) from err
-            user, line_items = numbers[0], numbers[1:]
-            bad = [i for i in line_items if not 0 <= i < num_items]
-            if not 0 <= user < num_users or bad:
-                raise DataError(
-                    f"{path}, line {line_no}: user {user} or item(s) {bad} out of range "
-                    f"(users.csv has {num_users} users, items.csv {num_items} items)."
-                )
-            users.extend([user] * len(line_items))
-            items.extend(line_items)
-    if not users:
-        raise DataError(f"{path} holds no interactions.")
-    rows = np.stack([np.asarray(users, np.int64), np.asarray(items, np.int64)], axis=1)
-    if len(np.unique(rows[:, 0] * num_items + rows[:, 1])) != len(rows):
-        raise DataError(f"{path}: a (user, item) pair appears twice.")
-    return rows
-
-
-def load_amazon_fashion_interactions(path: str | None = None) -> RecDataset:
-    """Loads the real Amazon Fashion interactions with their published split.
-
-    The published split has train and test only (users may hold several
-    test items), so `validation` is empty: inventing one would change the
-    published train set that the README's reference AUCs were measured on.
-    Tune on a validation split carved from train yourself, or use
-    `--dataset=custom` on the converted folder with your own split column.
-
-    Args:
-      path: the folder with train.txt, test.txt, users.csv and items.csv;
-        None looks for it (`default_amazon_interactions_dir`).
-
-    Returns:
-      RecDataset "amazon_fashion_interactions": 3,934 users, 9,833 items,
-      14,695 train and 6,099 test rows, no images or categories; user_ids
-      are reviewer ids and item_ids ASINs.
-
-    Raises:
-      DataError: the folder or a file is missing or malformed.
-    """
-    if path is None:
-        path = default_amazon_interactions_dir()
-        if path is None:
-            raise DataError(
-                f"Cannot find the {AMAZON_INTERACTIONS_NAME} folder: pass --custom_dir=DIR "
-                f"(the folder with train.txt, test.txt, users.csv, items.csv), or set "
-                f"{SHARED_DIR_ENV} to the folder holding data/{AMAZON_INTERACTIONS_NAME}."
-            )
-    folder = os.path.abspath(os.path.expanduser(path))
-    if not os.path.isdir(folder):
-        raise DataError(f"{path} is not a folder; expected the {AMAZON_INTERACTIONS_NAME} folder.")
-    user_ids = _read_index_csv(os.path.join(folder, "users.csv"), ("user_index", "reviewer_id"))
-    item_ids = _read_index_csv(os.path.join(folder, "items.csv"), ("item_index", "asin"))
-    train = _read_adjacency(os.path.join(folder, "train.txt"), len(user_ids), len(item_ids))
-    test = _read_adjacency(os.path.join(folder, "test.txt"), len(user_ids), len(item_ids))
-    overlap = np.intersect1d(
-        train[:, 0] * len(item_ids) + train[:, 1], test[:, 0] * len(item_ids) + test[:, 1]
-    )
-    if len(overlap):
-        raise DataError(f"{folder}: {len(overlap)} (user, item) pairs are in train and test.")
-    counts = {
-        "users": len(user_ids),
-        "items": len(item_ids),
-        "train": len(train),
-        "test": len(test),
-    }
-    if counts != AMAZON_INTERACTIONS_COUNTS:
-        logging.warning(
-            "%s: counts %s differ from the published %s.",
-            folder,
-            counts,
-            AMAZON_INTERACTIONS_COUNTS,
-        )
-    return RecDataset(
-        name=AMAZON_INTERACTIONS_NAME,
-        num_users=len(user_ids),
-        num_items=len(item_ids),
-        train=sort_rows(train),
-        validation=np.zeros((0, 2), np.int64),
-        test=sort_rows(test),
-        item_ids=as_str_ids(item_ids),
-        user_ids=as_str_ids(user_ids),
-        info={
-            "source": folder,
-            "split": "published (train/test; no validation split is published)",
-            "counts": counts,
-        },
-    )

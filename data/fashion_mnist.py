@@ -6,25 +6,8 @@ paper's top-level categories and invents users whose tastes depend on what
 the photos look like, so that a model which reads pixels (DVBPR) has
 something to learn that the class label alone does not give.
 
-Where the files come from (first found wins):
-
-1. `fashion_mnist_dir` (`--fashion_mnist_dir=DIR`), when given: a folder with
-   `train-images-idx3-ubyte.gz`, `train-labels-idx1-ubyte.gz`,
-   `t10k-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`;
-2. Debian's `/usr/share/datasets/fashion-mnist` (`apt-get install
-   dataset-fashion-mnist`);
-3. Keras's download cache `~/.keras/datasets/fashion-mnist` (or
-   `$KERAS_HOME/datasets/fashion-mnist`), which
-   `keras.datasets.fashion_mnist.load_data()` fills on a machine with
-   internet;
-4. a TFDS copy already prepared by `tfds.load('fashion_mnist')` (in
-   `$TFDS_DATA_DIR` or `~/tensorflow_datasets`). It is read, never
-   downloaded. TFDS stores the examples in its own shuffled order, so its
-   items get ids `fmnist-tfds-{train,test}-NNNNN` and a given seed samples a
-   different (equally valid) catalogue than from the idx files.
-
-The idx files are parsed here (magic number, dimensions, payload length);
-the `.gz` files Debian ships were recompressed, so no hash is checked.
+The photos come from Fashion-MNIST's idx files or a prepared TFDS copy;
+`data.fashion_mnist_files` says where it looks and how it reads them.
 
 Simulator (deterministic per seed; `FashionMnistUsersConfig` holds the knobs):
 
@@ -64,7 +47,7 @@ Simulator (deterministic per seed; `FashionMnistUsersConfig` holds the knobs):
   review data, every item has at least one interaction); the features and
   utilities keep their values.
 * **Split** as the paper: per user one random interaction for validation,
-  one for test, the rest for training.
+  one for test, the rest for training (`data.splits.hold_out_per_user`).
 
 The oracle AUC (true utilities ranked as the paper's full AUC, test split)
 is the ceiling for any model. Measured on Debian's files, "default":
@@ -83,49 +66,22 @@ most popular ~120), users have 5-60 (mean 8.4); 89% of items are cold.
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import os
 import time
-import zlib
 
 import numpy as np
 from absl import logging
 
-from data.core import DataError, ItemImages, RecDataset, as_str_ids, sort_rows
+from data.core import DataError, ItemImages, RecDataset, as_str_ids
+from data.fashion_mnist_files import CLASS_NAMES, IMAGE_SIZE, read_fashion_mnist
+from data.splits import hold_out_per_user
 
 NAME = "fashion_mnist_users"
 
-DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
-
-# Source split -> (images file, labels file), the names upstream, Debian and
-# Keras all use.
-SOURCE_FILES = {
-    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-    "t10k": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
-}
-
-CLASS_NAMES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
 CATEGORY_NAMES = ("tops", "bottoms", "shoes")
 # Fashion-MNIST class -> category index; -1 drops the class (Dress, Bag).
 CLASS_TO_CATEGORY = np.array([0, 1, 0, -1, 0, 2, 0, 2, -1, 2], np.int64)
-
-IMAGE_SIZE = 28
 PADDED_SIZE = 32
 
-# The idx format: two zero bytes, a type code (0x08 = unsigned byte), the
-# number of dimensions, then one big-endian int32 per dimension.
-_IDX_UBYTE = 0x08
 _INK_THRESHOLD = 0.1
 # Standardised features are squashed smoothly into (-2.5, 2.5).
 _SOFT_CLIP = 2.5
@@ -175,176 +131,6 @@ CONFIGS = {
         num_users=60, num_candidate_items=240, num_pca=4, max_interactions=20
     ),
 }
-
-
-# --------------------------------------------------------------------------
-# Reading the files.
-
-
-def read_idx(path: str, ndim: int) -> np.ndarray:
-    """Reads one gzip-compressed idx file of unsigned bytes.
-
-    Args:
-      path: the `.gz` file.
-      ndim: the number of dimensions the file must have (3 for images, 1
-        for labels).
-
-    Returns:
-      uint8 array of the shape the header gives.
-
-    Raises:
-      DataError: unreadable gzip, wrong magic number, wrong number of
-        dimensions or a payload of the wrong length; the message names the
-        file.
-    """
-    try:
-        with gzip.open(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(
-            f"{path}: not a readable gzip file ({e}). Reinstall it "
-            f"(apt-get install --reinstall dataset-fashion-mnist) or point "
-            f"--fashion_mnist_dir at a good copy."
-        ) from e
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: {len(raw)} bytes is too short for an idx header.")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] != _IDX_UBYTE or raw[3] != ndim:
-        raise DataError(
-            f"{path}: bad idx magic number 0x{raw[:4].hex()}; expected "
-            f"0x0000{_IDX_UBYTE:02x}{ndim:02x} (unsigned bytes, {ndim} dimension(s)). "
-            f"Is this a Fashion-MNIST {'images' if ndim == 3 else 'labels'} file?"
-        )
-    dims = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4))
-    expected = int(np.prod(dims, dtype=np.int64))
-    if len(raw) - header != expected:
-        raise DataError(
-            f"{path}: the header promises {dims} = {expected} bytes of data but "
-            f"the file holds {len(raw) - header}; the file is truncated or corrupt."
-        )
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
-
-
-def _read_split(folder: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    images_file, labels_file = (os.path.join(folder, f) for f in SOURCE_FILES[split])
-    images = read_idx(images_file, 3)
-    labels = read_idx(labels_file, 1)
-    if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise DataError(
-            f"{images_file}: images are {images.shape[1]}x{images.shape[2]}; "
-            f"Fashion-MNIST's are {IMAGE_SIZE}x{IMAGE_SIZE}."
-        )
-    if len(images) != len(labels):
-        raise DataError(
-            f"{images_file} holds {len(images)} images but {labels_file} holds "
-            f"{len(labels)} labels; the two files must come from the same release."
-        )
-    if len(labels) and labels.max() >= len(CLASS_NAMES):
-        raise DataError(
-            f"{labels_file}: label {int(labels.max())} is out of range; "
-            f"Fashion-MNIST labels are 0..{len(CLASS_NAMES) - 1}."
-        )
-    return images, labels
-
-
-def _has_files(folder: str) -> bool:
-    return all(
-        os.path.exists(os.path.join(folder, f)) for pair in SOURCE_FILES.values() for f in pair
-    )
-
-
-def _keras_cache_dir() -> str:
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return os.path.join(home, "datasets", "fashion-mnist")
-
-
-def _missing_files_error(folder: str | None, searched: list[str]) -> DataError:
-    names = ", ".join(f for pair in SOURCE_FILES.values() for f in pair)
-    if folder is not None:
-        missing = [
-            f
-            for pair in SOURCE_FILES.values()
-            for f in pair
-            if not os.path.exists(os.path.join(folder, f))
-        ]
-        where = f"--fashion_mnist_dir={folder} lacks {', '.join(missing)}"
-    else:
-        where = f"Fashion-MNIST was not found (looked in {', '.join(searched)})"
-    return DataError(
-        f"{where}. {NAME} needs the four idx files {names}. Either "
-        f"`apt-get install dataset-fashion-mnist` (installs them in {DEBIAN_DIR}), "
-        f"or pass `--fashion_mnist_dir=DIR` pointing at a folder holding them, or, "
-        f"on a machine with internet, run `tfds.load('fashion_mnist')` (a prepared "
-        f"TFDS copy is picked up when no folder is given) or "
-        f"`keras.datasets.fashion_mnist.load_data()` (saves the files in "
-        f"{_keras_cache_dir()}, which is searched too)."
-    )
-
-
-def _read_tfds() -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
-    """Fashion-MNIST from an already prepared TFDS copy, or None.
-
-    Never downloads: a builder that is not prepared is left alone.
-    """
-    try:
-        import tensorflow_datasets as tfds
-    except ImportError:
-        return None
-    try:
-        builder = tfds.builder("fashion_mnist")
-        if not builder.is_prepared():
-            return None
-        out = {}
-        for split in ("train", "test"):
-            # Batches of a known size rather than batch_size=-1, which needs a
-            # known cardinality.
-            batches = list(
-                tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False).batch(10000))
-            )
-            out[split] = (
-                np.concatenate([b["image"] for b in batches])
-                .astype(np.uint8)
-                .reshape(-1, IMAGE_SIZE, IMAGE_SIZE),
-                np.concatenate([b["label"] for b in batches]).astype(np.uint8),
-            )
-        return out
-    except Exception as e:  # A broken TFDS copy must not hide the real advice.
-        logging.warning("Could not read the prepared TFDS fashion_mnist: %s", e)
-        return None
-
-
-def read_fashion_mnist(
-    fashion_mnist_dir: str | None = None,
-) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], str]:
-    """Finds and reads Fashion-MNIST.
-
-    Args:
-      fashion_mnist_dir: folder with the four idx `.gz` files; when None,
-        Debian's folder, then Keras's cache, then a prepared TFDS copy.
-
-    Returns:
-      ({source split: (uint8 [n, 28, 28] images, uint8 [n] labels in 0..9)},
-      source) where the splits are "train"/"t10k" for idx files and
-      "tfds-train"/"tfds-test" for TFDS, and source names the folder or
-      "tfds".
-
-    Raises:
-      DataError: files missing (the message says how to get them) or
-        malformed (the message names the file).
-    """
-    if fashion_mnist_dir is not None:
-        folder = os.path.expanduser(fashion_mnist_dir)
-        if not _has_files(folder):
-            raise _missing_files_error(folder, [])
-        return {s: _read_split(folder, s) for s in SOURCE_FILES}, folder
-    searched = [DEBIAN_DIR, _keras_cache_dir()]
-    for folder in searched:
-        if _has_files(folder):
-            return {s: _read_split(folder, s) for s in SOURCE_FILES}, folder
-    tfds_data = _read_tfds()
-    if tfds_data is not None:
-        return {f"tfds-{s}": v for s, v in tfds_data.items()}, "tfds"
-    raise _missing_files_error(None, [*searched, "TFDS prepared data"])
 
 
 # --------------------------------------------------------------------------
@@ -467,28 +253,6 @@ def _choose(
     return np.concatenate(rows).astype(np.int64)
 
 
-def split_per_user(
-    rows: np.ndarray, num_users: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The paper's split: one random row per user each for validation and test.
-
-    Args:
-      rows: [n, 2] int64 (user, item); every user needs at least 3 rows.
-
-    Returns:
-      (train, validation, test) [*, 2] int64 rows, each sorted by user, item.
-    """
-    order = np.lexsort((rng.random(len(rows)), rows[:, 0]))
-    shuffled = rows[order]
-    starts = np.searchsorted(shuffled[:, 0], np.arange(num_users))
-    rank = np.arange(len(shuffled)) - starts[shuffled[:, 0]]
-    return (
-        sort_rows(shuffled[rank >= 2]),
-        sort_rows(shuffled[rank == 0]),
-        sort_rows(shuffled[rank == 1]),
-    )
-
-
 def _pad_rgb(images: np.ndarray) -> np.ndarray:
     pad = (PADDED_SIZE - IMAGE_SIZE) // 2
     out = np.zeros((len(images), PADDED_SIZE, PADDED_SIZE, 3), np.uint8)
@@ -566,7 +330,7 @@ def load_with_classes(
     rows[:, 1] = new_index[rows[:, 1]]
     items = chosen[used]
     categories = cand_categories[used]
-    train, validation, test = split_per_user(rows, cfg.num_users, rng(4))
+    train, validation, test = hold_out_per_user(rows, rng(4))
 
     prefixes = [f"fmnist-{s}" for s in split_names]
     item_ids = as_str_ids(

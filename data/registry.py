@@ -78,9 +78,9 @@ def _custom(config, options):
 
 
 def _amazon_interactions(config, options):
-    from data import custom
+    from data import amazon_interactions
 
-    return custom.load_amazon_fashion_interactions(options.custom_dir)
+    return amazon_interactions.load(options.custom_dir)
 
 
 def _authors(name):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data import custom, images, registry
+from data import amazon_interactions, custom, images, registry
 from data.core import AMAZON_FASHION_CATEGORIES, DataError
 from data.images import check_images, decode_error
 
@@ -477,7 +477,7 @@ def test_check_agrees_with_tf_decode_image_on_damaged_files():
 # checkout that cannot see it (a clone elsewhere, a CI machine without it)
 # skips the tests that read the real files, and says so.
 needs_real_interactions = pytest.mark.skipif(
-    custom.default_amazon_interactions_dir() is None,
+    amazon_interactions.default_dir() is None,
     reason="the real amazon_fashion_interactions folder is not on this machine "
     "(set DVBPR_SHARED_DIR to the folder holding data/amazon_fashion_interactions)",
 )
@@ -485,7 +485,7 @@ needs_real_interactions = pytest.mark.skipif(
 
 @needs_real_interactions
 def test_amazon_interactions_published_split():
-    ds = custom.load_amazon_fashion_interactions()
+    ds = amazon_interactions.load()
     assert (ds.num_users, ds.num_items) == (3934, 9833)
     assert (len(ds.train), len(ds.validation), len(ds.test)) == (14695, 0, 6099)
     assert ds.name == "amazon_fashion_interactions" and ds.images is None
@@ -502,15 +502,15 @@ def test_amazon_interactions_published_split():
 
 @needs_real_interactions
 def test_amazon_interactions_location(tmp_path, monkeypatch):
-    found = custom.default_amazon_interactions_dir()
+    found = amazon_interactions.default_dir()
     shared = os.path.dirname(os.path.dirname(found))
     monkeypatch.setenv("DVBPR_SHARED_DIR", shared)
-    assert custom.default_amazon_interactions_dir() == found
+    assert amazon_interactions.default_dir() == found
     monkeypatch.setenv("DVBPR_SHARED_DIR", str(tmp_path))
     with pytest.raises(DataError, match="DVBPR_SHARED_DIR"):
-        custom.load_amazon_fashion_interactions()
+        amazon_interactions.load()
     with pytest.raises(DataError, match=r"users\.csv does not exist"):
-        custom.load_amazon_fashion_interactions(str(tmp_path))
+        amazon_interactions.load(str(tmp_path))
 
 
 def test_amazon_interactions_bad_files(tmp_path):
@@ -521,15 +521,15 @@ def test_amazon_interactions_bad_files(tmp_path):
     with pytest.raises(
         DataError, match=r"test\.txt, line 2: user 1 or item\(s\) \[5\] out of range"
     ):
-        custom.load_amazon_fashion_interactions(str(tmp_path))
+        amazon_interactions.load(str(tmp_path))
     _write(tmp_path, "0 0\n1 x\n", "test.txt")
     with pytest.raises(DataError, match=r"test\.txt, line 2: expected integers"):
-        custom.load_amazon_fashion_interactions(str(tmp_path))
+        amazon_interactions.load(str(tmp_path))
     _write(tmp_path, "0 0\n1 0\n", "test.txt")
     with pytest.raises(DataError, match=r"1 \(user, item\) pairs are in train and test"):
-        custom.load_amazon_fashion_interactions(str(tmp_path))
+        amazon_interactions.load(str(tmp_path))
     _write(tmp_path, "0 0\n", "test.txt")
-    ds = custom.load_amazon_fashion_interactions(str(tmp_path))
+    ds = amazon_interactions.load(str(tmp_path))
     assert ds.train.tolist() == [[0, 1], [0, 2], [1, 0]] and ds.test.tolist() == [[0, 0]]
 
 
@@ -549,7 +549,7 @@ def test_converter_round_trips(tmp_path):
         "test_interactions": 6099,
     }
     assert sorted(os.listdir(out)) == ["config.json", "interactions.csv", "items.csv"]
-    source = custom.load_amazon_fashion_interactions()
+    source = amazon_interactions.load()
     converted = custom.load(str(out))
     assert converted.name == "custom:amazon_custom" and converted.info["dropped"] == {}
     assert (converted.num_users, converted.num_items) == (3934, 9833)

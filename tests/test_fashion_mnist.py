@@ -1,4 +1,4 @@
-"""Tests of data/fashion_mnist.py on small idx files written here.
+"""Tests of data/fashion_mnist.py (and data/fashion_mnist_files.py) on small idx files written here.
 
 The tests never read Debian's copy of Fashion-MNIST (CI machines may lack
 it): they write a few hundred structured 28x28 images in the exact idx
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from data import fashion_mnist as fm
-from data import registry
+from data import fashion_mnist_files, registry
 from data.core import DataError
 
 NUM_TRAIN = 320
@@ -77,7 +77,7 @@ def write_fake_fashion_mnist(folder: str, seed: int = 0) -> dict:
     for split, n in (("train", NUM_TRAIN), ("t10k", NUM_T10K)):
         labels = rng.integers(0, 10, n).astype(np.uint8)
         images = fake_images(labels, rng)
-        images_file, labels_file = fm.SOURCE_FILES[split]
+        images_file, labels_file = fashion_mnist_files.SOURCE_FILES[split]
         write_idx(os.path.join(folder, images_file), images)
         write_idx(os.path.join(folder, labels_file), labels)
         out[split] = (images, labels)
@@ -122,10 +122,10 @@ def test_read_idx_round_trip(tmp_path):
     images = np.arange(3 * 28 * 28, dtype=np.int64).reshape(3, 28, 28).astype(np.uint8)
     path = str(tmp_path / "x-images-idx3-ubyte.gz")
     write_idx(path, images)
-    np.testing.assert_array_equal(fm.read_idx(path, 3), images)
+    np.testing.assert_array_equal(fashion_mnist_files.read_idx(path, 3), images)
     labels = np.array([9, 0, 3], np.uint8)
     write_idx(str(tmp_path / "l.gz"), labels)
-    np.testing.assert_array_equal(fm.read_idx(str(tmp_path / "l.gz"), 1), labels)
+    np.testing.assert_array_equal(fashion_mnist_files.read_idx(str(tmp_path / "l.gz"), 1), labels)
 
 
 def test_counts_and_categories(tiny):
@@ -343,7 +343,7 @@ def test_unknown_config(fmnist_dir):
 
 
 def test_default_search_keras_cache_then_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(fm, "DEBIAN_DIR", str(tmp_path / "no-debian"))
+    monkeypatch.setattr(fashion_mnist_files, "DEBIAN_DIR", str(tmp_path / "no-debian"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
     with pytest.raises(DataError) as err:
@@ -359,7 +359,7 @@ def test_prepared_tfds_copy_is_used_when_no_files(tmp_path, monkeypatch):
     import tensorflow_datasets as tfds
     from tensorflow_datasets import testing as tfds_testing
 
-    monkeypatch.setattr(fm, "DEBIAN_DIR", str(tmp_path / "no-debian"))
+    monkeypatch.setattr(fashion_mnist_files, "DEBIAN_DIR", str(tmp_path / "no-debian"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
     with tfds_testing.mock_data(num_examples=100):

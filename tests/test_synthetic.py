@@ -1,4 +1,4 @@
-"""Tests of the embedded `synthetic_fashion` dataset (data/synthetic.py)."""
+"""Tests of the embedded `synthetic_fashion` dataset (data/synthetic/)."""
 
 from __future__ import annotations
 
