@@ -33,8 +33,9 @@ from absl import app, flags, logging
 from common.runtime import emit_result, write_config
 from design import standins
 from design.config import DesignConfig
-from design.loading import load_generator, load_recommender
 from design.optimize import Designer, nearest_upscale, to_rgb
+from exports.gan import load_generator
+from exports.recommender import load_recommender
 
 flags.DEFINE_string("recommender", None, "Recommender export (stand-in when unset).")
 flags.DEFINE_string("gan", None, "GAN export (stand-in when unset).")

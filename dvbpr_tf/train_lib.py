@@ -53,8 +53,8 @@ from absl import logging
 from common import runtime
 from data import pipeline
 from data.core import DataError, RecDataset
-from dvbpr_tf import export as export_lib
-from dvbpr_tf import losses, models, optim
+from data.registry import DataOptions
+from dvbpr_tf import export_lib, losses, models, optim
 from dvbpr_tf.config import DVBPRConfig
 from metrics import auc as auc_lib
 
@@ -648,6 +648,7 @@ def train_and_evaluate(
     baselines: bool = True,
     auc_options: auc_lib.AUCOptions | None = None,
     image_cache_dir: str | None = None,
+    data_options: DataOptions | None = None,
 ) -> dict:
     """Trains DVBPR, evaluates the best-on-validation checkpoint, exports it.
 
@@ -667,6 +668,8 @@ def train_and_evaluate(
         is decoded once, at the model's size, into a memory-mapped file
         (`data.pipeline.ImageStore`'s "cached" mode); None decodes JPEGs per
         lookup.
+      data_options: the options `dataset` was loaded with, recorded in the
+        export's catalogue.json.
 
     Returns:
       dict with 'validation' and 'test' ({auc, auc_cold, auc_warm,
@@ -726,7 +729,9 @@ def train_and_evaluate(
         )
     if export and trainer.is_chief:
         path = os.path.join(workdir, "export")
-        export_lib.export_recommender(trainer.model, dataset, config, path, item_emb=item_emb)
+        export_lib.export_recommender(
+            trainer.model, dataset, config, path, item_emb=item_emb, data_options=data_options
+        )
         result["export"] = path
     logging.info(
         "best epoch %d: test AUC %.4f (cold %.4f, warm %.4f, sampled-100 %.4f). Split: %s.",
