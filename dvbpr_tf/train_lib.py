@@ -25,7 +25,7 @@ the project ask for is explicit:
   datasets), every few epochs when it is not (a short epoch over a
   234,892-item catalogue), and always after the last epoch;
 - after training, the best checkpoint is evaluated on test and exported as
-  a SavedModel (WORKDIR/export, `dvbpr_tf.export`). The catalogue's
+  a SavedModel (WORKDIR/export, `dvbpr_tf.export_lib`). The catalogue's
   embeddings and the validation figures of the weights at a given step
   are computed once: when the best checkpoint is the last one evaluated,
   the final evaluation only scores the test split.

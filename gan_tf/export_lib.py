@@ -66,7 +66,7 @@ def _module(generator, discriminator, config):
         ]
 
     class GANModule(tf.Module):
-        """G and D of a category-conditional LSGAN (see gan_tf/export.py)."""
+        """G and D of a category-conditional LSGAN (see gan_tf/export_lib.py)."""
 
         def __init__(self):
             super().__init__(name="conditional_lsgan")
