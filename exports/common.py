@@ -54,7 +54,7 @@ def resolve_export_dir(path: str | None, *, what: str, flag: str, producer: str)
         return nested
     raise DataError(
         f"No SavedModel at {flag}={path}: neither {path} nor {nested} holds a "
-        f"{SAVED_MODEL_FILE}. {hint[0].upper()}{hint[1:]}."
+        f"{SAVED_MODEL_FILE}; {hint}."
     )
 
 

@@ -148,9 +148,11 @@ def read_catalogue_record(export_dir: str) -> dict | None:
     try:
         with open(path) as f:
             record = json.load(f)
-        record["item_fingerprint"], record["num_items"]  # noqa: B018  (both must be there)
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError) as err:
         raise DataError(f"{path} is not a catalogue record ({err}); re-export the model.") from None
+    missing = [k for k in ("item_fingerprint", "num_items") if k not in record]
+    if missing:
+        raise DataError(f"{path} lacks {', '.join(missing)}; re-export the model.")
     return record
 
 
