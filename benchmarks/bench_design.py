@@ -34,9 +34,10 @@ from common.images import tf_grey_to_rgb
 from common.runtime import emit_result, write_config
 from design import standins
 from design.config import DesignConfig
-from design.loading import load_generator, load_recommender
 from design.ops import nearest_upscale
 from design.optimize import Designer
+from exports.gan import load_generator
+from exports.recommender import load_recommender
 
 flags.DEFINE_string("recommender", None, "Recommender export (stand-in when unset).")
 flags.DEFINE_string("gan", None, "GAN export (stand-in when unset).")

@@ -9,5 +9,9 @@ from absl import flags
 flags.DEFINE_string(
     "workdir", None, "Where the run writes its config, results, checkpoints and pictures."
 )
-flags.DEFINE_string("recommender", None, "Recommender SavedModel: dvbpr_tf.train's WORKDIR/export.")
+flags.DEFINE_string(
+    "recommender",
+    None,
+    "Recommender SavedModel: dvbpr_tf.train's WORKDIR/export (or that WORKDIR).",
+)
 flags.DEFINE_string("gan", None, "GAN SavedModel: gan_tf.train's WORKDIR/export (or that WORKDIR).")

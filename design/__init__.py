@@ -1,7 +1,8 @@
 """Personalized design (paper Section III-D) on exported SavedModels.
 
-- `design.loading`: the recommender and GAN exports, loaded with
-  `tf.saved_model.load` only, and checked against each other.
+- `design.pairing`: whether a recommender and a GAN export (loaded by
+  `exports.recommender` / `exports.gan`, `tf.saved_model.load` only) fit
+  each other.
 - `design.optimize`: `Designer` with retrieval delta(u, c) (eq. 8, in
   `design.retrieval`), preference maximisation delta-hat(u, c) (eqs.
   9-11) and prototype tailoring (eqs. 12, 10); its results in

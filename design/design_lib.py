@@ -23,8 +23,9 @@ from data import pipeline, registry
 from data.core import DataError, RecDataset
 from design import report
 from design.config import DesignConfig
-from design.loading import load_generator, load_recommender
 from design.optimize import Designer
+from exports.gan import load_generator
+from exports.recommender import load_recommender
 
 
 def load_designer(recommender_dir: str, gan_dir: str, config: DesignConfig) -> Designer:
@@ -44,7 +45,8 @@ def load_catalogue(
 
     Raises:
       DataError: no name known, the dataset has no images, or its catalogue
-        is not the recommender's (different item count).
+        is not the recommender's (`LoadedRecommender.check_catalogue`: item
+        ids, or the item count for exports without a catalogue record).
     """
     name = dataset_name or rec.dataset_name
     if not name:
@@ -54,12 +56,7 @@ def load_catalogue(
     ds = registry.load(name, options)
     if ds.images is None:
         raise DataError(f"Dataset {ds.name} has no item images; design shows real items.")
-    if ds.num_items != rec.num_items:
-        raise DataError(
-            f"Dataset {ds.name} has {ds.num_items} items but the recommender at {rec.path} "
-            f"was trained on {rec.num_items} ({rec.dataset_name or 'unknown dataset'}): pass "
-            f"the --dataset (and --data_seed) it was trained with."
-        )
+    rec.check_catalogue(ds)
     return ds
 
 

@@ -1,6 +1,6 @@
 """Personalized design: retrieval, preference maximisation and prototype tailoring.
 
-Paper Section III-D, on two exports (see `design/loading.py`):
+Paper Section III-D, on two exports (see `exports/`):
 
 - `Designer.retrieve` is delta(u, c) (eq. 8): the top-k real items of
   category c for user u by x_ui = theta_u . Phi(X_i), over the stored
@@ -37,10 +37,12 @@ from common.images import tf_grey_to_rgb, to_unit_range
 from data import pipeline
 from data.core import DataError
 from design.config import DesignConfig
-from design.loading import LoadedGenerator, LoadedRecommender, check_pair
 from design.ops import nearest_upscale, sample_without_replacement
+from design.pairing import check_pair
 from design.results import DesignResult, InversionResult, TailorResult
 from design.retrieval import Retrieval
+from exports.gan import LoadedGenerator
+from exports.recommender import LoadedRecommender
 
 # Rows per call when scoring or generating outside the optimiser (bounds memory).
 _CHUNK = 256

@@ -3,8 +3,8 @@
 Design must work on a fixed model that does not depend on a training run
 (issue 6: "on a fixed tiny model"), and its benchmark needs exports of the
 real CPU sizes without training them. These modules have the signatures
-of `dvbpr_tf/export.py` (item_embedding_float, item_embedding,
-user_embedding and the catalogue variables) and `gan_tf/export.py`
+of `exports/recommender.py` (item_embedding_float, item_embedding,
+user_embedding and the catalogue variables) and `exports/gan.py`
 (generate, discriminate, metadata), with networks of the same shapes:
 
     rec = standins.recommender_module(standins.RecommenderSpec(), seed=0)

@@ -124,6 +124,7 @@ def main(argv):
             FLAGS.workdir,
             auc_options=auc_options,
             image_cache_dir=FLAGS.image_cache_dir,
+            data_options=options,
         )
     except train_lib.TrainingDivergedError as err:
         logging.error("%s", err)

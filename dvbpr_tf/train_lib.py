@@ -25,7 +25,7 @@ the project ask for is explicit:
   datasets), every few epochs when it is not (a short epoch over a
   234,892-item catalogue), and always after the last epoch;
 - after training, the best checkpoint is evaluated on test and exported as
-  a SavedModel (WORKDIR/export, `dvbpr_tf.export`). The catalogue's
+  a SavedModel (WORKDIR/export, `dvbpr_tf.export_lib`). The catalogue's
   embeddings and the validation figures of the weights at a given step
   are computed once: when the best checkpoint is the last one evaluated,
   the final evaluation only scores the test split.
@@ -59,8 +59,8 @@ from absl import logging
 from common import runtime
 from data import pipeline
 from data.core import DataError, RecDataset
-from dvbpr_tf import distribute, losses, models, optim, train_eval
-from dvbpr_tf import export as export_lib
+from data.registry import DataOptions
+from dvbpr_tf import distribute, export_lib, losses, models, optim, train_eval
 from dvbpr_tf.config import DVBPRConfig
 from dvbpr_tf.train_checkpoints import TrainerCheckpoints, TrainingDivergedError
 from dvbpr_tf.train_eval import TrainerEvaluation
@@ -434,6 +434,7 @@ def train_and_evaluate(
     baselines: bool = True,
     auc_options: auc_lib.AUCOptions | None = None,
     image_cache_dir: str | None = None,
+    data_options: DataOptions | None = None,
 ) -> dict:
     """Trains DVBPR, evaluates the best-on-validation checkpoint, exports it.
 
@@ -453,6 +454,8 @@ def train_and_evaluate(
         is decoded once, at the model's size, into a memory-mapped file
         (`data.pipeline.ImageStore`'s "cached" mode); None decodes JPEGs per
         lookup.
+      data_options: the options `dataset` was loaded with, recorded in the
+        export's catalogue.json.
 
     Returns:
       dict with 'validation' and 'test' ({auc, auc_cold, auc_warm,
@@ -512,7 +515,9 @@ def train_and_evaluate(
         )
     if export and trainer.is_chief:
         path = os.path.join(workdir, "export")
-        export_lib.export_recommender(trainer.model, dataset, config, path, item_emb=item_emb)
+        export_lib.export_recommender(
+            trainer.model, dataset, config, path, item_emb=item_emb, data_options=data_options
+        )
         result["export"] = path
     logging.info(
         "best epoch %d: test AUC %.4f (cold %.4f, warm %.4f, sampled-100 %.4f). Split: %s.",

@@ -47,7 +47,7 @@ from eval.gan_report_lib import (
     DIVERSITY_RATIO_GOAL,
     gan_report,
 )
-from gan_tf import export
+from exports.gan import load_gan
 
 flags.DEFINE_integer("samples_per_category", 100, "Generated (and real) images per category.")
 flags.DEFINE_integer("figure_samples", 8, "Generated images per category in fig4.png.")
@@ -86,7 +86,7 @@ def main(argv) -> None:
             )
         },
     )
-    gan = export.load_gan(FLAGS.gan)
+    gan = load_gan(FLAGS.gan)
     ds = registry.load(FLAGS.dataset, data_flags.options_from_flags())
     report = gan_report(
         gan,

@@ -19,8 +19,8 @@ from common import runtime
 from common.images import to_unit_range
 from data.core import DataError
 from eval import classifier as classifier_lib
+from exports.gan import LoadedGAN
 from gan_tf import config as gan_config
-from gan_tf import export
 from metrics import gan_metrics, quality
 
 CONDITIONING_GOAL = 0.8
@@ -30,7 +30,7 @@ CHECKERBOARD_RATIO_GOAL = 1.5
 
 
 def gan_report(
-    gan: export.LoadedGAN,
+    gan: LoadedGAN,
     ds,
     workdir: str,
     *,
@@ -56,7 +56,7 @@ def gan_report(
     with images it did not, which is part of its floor.
 
     Args:
-      gan: the generator: an `export.LoadedGAN`, or anything with its
+      gan: the generator: an `exports.gan.LoadedGAN`, or anything with its
         `sample`, `resolution`, `channels`, `num_categories`,
         `category_names` and `path`.
       ds: the dataset the GAN was trained on.

@@ -6,7 +6,11 @@ r"""Evaluates an exported recommender: `python -m eval.recommender --export=DIR`
 Works for any SavedModel with the recommender signatures
 `item_embedding(images uint8 [N, H, W, 3]) -> [N, K]` and
 `user_embedding(user_ids int32 [N]) -> [N, K]`, where the score is their dot
-product (`dvbpr_tf.export` writes such exports). The catalogue is embedded
+product (`dvbpr_tf.export_lib` writes such exports; `exports.recommender`
+loads them: --export is the export folder or the training workdir holding
+it). The dataset must be the export's: its users and, by the item-id
+fingerprint of the export's catalogue.json, its catalogue (older exports:
+the item count). The catalogue is embedded
 once through the export's own `item_embedding` (images resized to the
 export's `image_size` by the project's one resize, so the export sees what
 training saw), the users through `user_embedding`; then `metrics.auc` computes
@@ -32,7 +36,11 @@ from eval.recommender_lib import evaluate_export
 from metrics import auc as auc_lib
 from metrics import flags as protocol_flags
 
-flags.DEFINE_string("export", None, "SavedModel folder of the recommender (e.g. WORKDIR/export).")
+flags.DEFINE_string(
+    "export",
+    None,
+    "Recommender SavedModel: dvbpr_tf.train's WORKDIR/export (or that WORKDIR).",
+)
 flags.DEFINE_integer("batch_size", 256, "Images per call of item_embedding.")
 flags.DEFINE_integer("sampled_seed", 0, "Seed of the sampled-100 negatives.")
 

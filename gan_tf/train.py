@@ -5,7 +5,7 @@ r"""Trains the category-conditional LSGAN and exports it.
 
 Writes WORKDIR/config.json, checkpoints/ (resumed on restart), tensorboard/
 (D and G losses, a fixed-z grid per category each epoch), samples.png and
-export/ (the SavedModel of gan_tf/export.py); ends with one JSON line.
+export/ (the SavedModel of gan_tf/export_lib.py); ends with one JSON line.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `train_and_export(config, ds, workdir)` trains G and D on the items of `ds`
 with a known category, writes TensorBoard summaries, checkpoints, and ends
-with a SavedModel export (`gan_tf.export`).
+with a SavedModel export (`gan_tf.export_lib`).
 
 One step, two optimisers, two tapes over one forward pass: G makes a batch
 of fakes for the real batch's categories (so c ~ p(c) as in eq. 7, and D
@@ -41,7 +41,9 @@ from common import runtime
 from common.images import tf_to_uint8
 from data import pipeline
 from data.core import DataError, RecDataset
-from gan_tf import export, losses, networks
+from exports import common as export_paths
+from exports import gan as gan_contract
+from gan_tf import export_lib, losses, networks
 from gan_tf.config import GANConfig
 
 CHECKPOINT_DIRNAME = "checkpoints"
@@ -432,9 +434,9 @@ def train_and_export(
     if step == start and not os.path.exists(os.path.join(workdir, SAMPLES_FILE)):
         _write_samples(trainer, config, fixed_z, fixed_c, writer, workdir, step)
     seconds = progress.elapsed
-    path = export_path or os.path.join(workdir, export.EXPORT_DIRNAME)
-    if write_export and export.exported_step(path) != step:
-        export.export_gan(
+    path = export_path or os.path.join(workdir, export_paths.EXPORT_DIRNAME)
+    if write_export and gan_contract.exported_step(path) != step:
+        export_lib.export_gan(
             trainer.sampling_generator, trainer.discriminator, config, path, step=step
         )
     return {
@@ -489,10 +491,10 @@ def export_from_checkpoint(workdir: str, export_path: str | None = None) -> str:
         raise DataError(f"No checkpoint in {workdir}/{CHECKPOINT_DIRNAME}; train first.")
     trainer = Trainer(config)
     trainer.checkpoint.restore(latest).assert_existing_objects_matched()
-    return export.export_gan(
+    return export_lib.export_gan(
         trainer.sampling_generator,
         trainer.discriminator,
         config,
-        export_path or os.path.join(workdir, export.EXPORT_DIRNAME),
+        export_path or os.path.join(workdir, export_paths.EXPORT_DIRNAME),
         step=int(trainer.step.numpy()),
     )

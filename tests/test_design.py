@@ -19,9 +19,10 @@ import tensorflow as tf
 from data.core import DataError, ItemImages, RecDataset, as_str_ids
 from design import design_lib, report, standins
 from design.config import DesignConfig
-from design.loading import load_generator, load_recommender
 from design.ops import nearest_upscale, sample_without_replacement
 from design.optimize import Designer
+from exports.gan import load_generator
+from exports.recommender import load_recommender
 
 CONFIG = DesignConfig(restarts=8, steps=40, top_k=3, inversion_restarts=4, inversion_steps=300)
 
@@ -367,9 +368,9 @@ def test_the_projects_real_exports_fit_design(tmp_path):
     those packages); the stand-ins above only imitate it.
     """
     from dvbpr_tf import config as dvbpr_config
-    from dvbpr_tf import export as dvbpr_export
+    from dvbpr_tf import export_lib as dvbpr_export
     from dvbpr_tf import models
-    from gan_tf import export as gan_export
+    from gan_tf import export_lib as gan_export
     from gan_tf import networks
     from tests.gan_testlib import tiny_config, two_category_dataset
 

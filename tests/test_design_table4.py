@@ -15,11 +15,12 @@ from common.images import to_unit_range
 from data.core import DataError, ItemImages, RecDataset, as_str_ids
 from design import standins
 from design.config import DesignConfig
-from design.loading import load_generator, load_recommender
 from design.optimize import Designer
 from eval import classifier as classifier_lib
 from eval import table4_config, table4_metrics
 from eval import table4_lib as table4
+from exports.gan import load_generator
+from exports.recommender import load_recommender
 from metrics import gan_metrics, quality
 
 

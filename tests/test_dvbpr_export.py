@@ -12,8 +12,7 @@ import tensorflow as tf
 from test_dvbpr_data import TINY, red_blue_dataset
 
 from data import pipeline
-from dvbpr_tf import export as export_lib
-from dvbpr_tf import models
+from dvbpr_tf import export_lib, models
 from eval import recommender_lib as recommender
 from metrics import auc as auc_lib
 

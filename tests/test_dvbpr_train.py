@@ -201,4 +201,9 @@ def test_binary_writes_config_and_ends_with_one_json_line(tmp_path):
     assert "embedded dataset" in config["preset_reason"]
     assert "DVBPR preset 'small'" in proc.stderr
     assert (workdir / "export" / "saved_model.pb").exists()
+    # The export names the catalogue it was trained on, with the data options of the run.
+    with open(workdir / "export" / "catalogue.json") as f:
+        catalogue = json.load(f)
+    assert catalogue["data_options"] == config["data_options"]
+    assert catalogue["dataset"] == "synthetic_fashion/tiny"
     assert "ETA" in proc.stderr

@@ -12,7 +12,8 @@ import tensorflow as tf
 from gan_testlib import tiny_config, two_category_dataset
 
 from data.core import DataError
-from gan_tf import export, train_lib
+from exports import gan as gan_exports
+from gan_tf import train_lib
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +86,12 @@ def test_reload_in_tensorflow_only_subprocess(trained, tmp_path):
     np.testing.assert_allclose(got["images"], want, atol=1e-5)
     want_score = trainer.discriminator([want, got["category"]], training=False).numpy()
     np.testing.assert_allclose(got["score"], want_score, atol=1e-4)
-    assert json.load(open(os.path.join(path, export.METADATA_FILE)))["step"] == 4
+    assert json.load(open(os.path.join(path, gan_exports.METADATA_FILE)))["step"] == 4
 
 
 def test_loaded_gan_checks_arguments(trained):
     _, _, path = trained
-    gan = export.load_gan(os.path.dirname(path))  # a workdir holding export/ works too
+    gan = gan_exports.load_gan(os.path.dirname(path))  # a workdir holding export/ works too
     assert (gan.resolution, gan.channels, gan.z_dim, gan.num_categories) == (16, 3, 100, 2)
     samples = gan.sample(per_category=5, seed=1)
     assert samples["images"].shape == (10, 16, 16, 3)
@@ -128,7 +129,7 @@ def test_graph_asserts_reject_bad_input(trained):
 
 def test_load_gan_refuses_other_directories(tmp_path):
     with pytest.raises(DataError, match="No SavedModel"):
-        export.load_gan(str(tmp_path))
+        gan_exports.load_gan(str(tmp_path))
 
     class NotAGan(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
@@ -138,7 +139,7 @@ def test_load_gan_refuses_other_directories(tmp_path):
     other = str(tmp_path / "other")
     tf.saved_model.save(NotAGan(), other)
     with pytest.raises(DataError, match="not a GAN export.*generate"):
-        export.load_gan(other)
+        gan_exports.load_gan(other)
 
     class WrongSignature(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None, 64], tf.float32)] * 2)
@@ -162,7 +163,7 @@ def test_load_gan_refuses_other_directories(tmp_path):
     wrong = str(tmp_path / "wrong")
     tf.saved_model.save(WrongSignature(), wrong)
     with pytest.raises(DataError, match="signatures that do not fit"):
-        export.load_gan(wrong)
+        gan_exports.load_gan(wrong)
 
 
 @pytest.mark.parametrize("n_conditioned", [0, 3])
@@ -183,7 +184,7 @@ def test_export_of_other_discriminator_forms(tmp_path, n_conditioned):
     rng = np.random.default_rng(3)
     images = rng.uniform(-1, 1, (8, 16, 16, 3)).astype(np.float32)
     category = np.array([0, 1] * 4, np.int32)
-    gan = export.load_gan(path)
+    gan = gan_exports.load_gan(path)
     for c in (category, 1 - category):
         want = trainer.discriminator([images, c], training=False).numpy()
         np.testing.assert_allclose(
@@ -200,11 +201,13 @@ def test_export_from_checkpoint(trained, tmp_path):
     from common import runtime
 
     runtime.write_config(workdir, config)
-    again = export.load_gan(train_lib.export_from_checkpoint(workdir, str(tmp_path / "re")))
+    again = gan_exports.load_gan(train_lib.export_from_checkpoint(workdir, str(tmp_path / "re")))
     z = np.random.default_rng(0).uniform(-1, 1, (4, 100)).astype(np.float32)
     c = np.array([0, 1, 0, 1])
     np.testing.assert_allclose(
-        again.generate(z, c)["images"], export.load_gan(path).generate(z, c)["images"], atol=1e-6
+        again.generate(z, c)["images"],
+        gan_exports.load_gan(path).generate(z, c)["images"],
+        atol=1e-6,
     )
     with pytest.raises(DataError, match="No config.json"):
         train_lib.export_from_checkpoint(str(tmp_path))
