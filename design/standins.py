@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from common.images import tf_to_uint8
 from data import pipeline
+from exports import gan as gan_contract
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,10 +241,10 @@ class StandInGAN(tf.Module):
 
     def _generate(self, z, category):
         images = self.generator([z, category], training=False)
-        return {"images": images, "images_uint8": tf_to_uint8(images)}
+        return {gan_contract.IMAGES: images, gan_contract.IMAGES_UINT8: tf_to_uint8(images)}
 
     def _discriminate(self, images, category):
-        return {"score": self.discriminator([images, category], training=False)}
+        return {gan_contract.SCORE: self.discriminator([images, category], training=False)}
 
     def _metadata(self):
         s = self.spec
