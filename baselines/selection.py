@@ -115,6 +115,7 @@ def fit(
             negatives=config.negatives,
             rng_stream="baselines",
         ),
+        as_variables=False,  # read by a tf.function, not by tf.data
     )
     trainer = Trainer(
         model,

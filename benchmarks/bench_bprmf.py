@@ -75,7 +75,7 @@ def main(argv):
         user_ids=as_str_ids(range(FLAGS.users)),
     )
     config = bpr.SamplerConfig(sampling="pairs", negatives=FLAGS.negatives, rng_stream="baselines")
-    sampler = bpr.TripletSampler(ds, config)
+    sampler = bpr.TripletSampler(ds, config, as_variables=False)
     default_dim = baselines_config.get_config("bprmf").dim
     dims = sorted({int(d) for d in FLAGS.dims} | {default_dim})
     by_dim = {}
