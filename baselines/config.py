@@ -61,7 +61,7 @@ class BaselineConfig:
 
     The trained models share one objective form. For a batch of B sampled
     triplets (u, i, j), with x_ui = beta_i + p_u . q_i (see each model's
-    docstring in `baselines.lib` for p_u and q_i):
+    docstring in `baselines.models` for p_u and q_i):
 
       BPR:  sum_b softplus(-(x_ui - x_uj)) + reg / 2 * sum_b (||rows touched||^2)
       WARP: sum_b log(rank_b) * max(0, margin - x_ui + x_uj) + the same L2,

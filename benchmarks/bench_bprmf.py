@@ -1,4 +1,4 @@
-"""BPR-MF training throughput (triplets/s) of `baselines.lib` on this machine.
+"""BPR-MF training throughput (triplets/s) of `baselines.trainer` on this machine.
 
     python benchmarks/bench_bprmf.py [--batch_size=65536] [--dims=10,30,50]
 
@@ -36,8 +36,11 @@ import tensorflow as tf
 from absl import app, flags, logging
 
 from baselines import config as baselines_config
-from baselines import lib as baselines
+from baselines.models import FactorModel
+from baselines.trainer import Trainer
 from common import runtime
+from data import bpr
+from data.core import RecDataset, as_str_ids
 
 flags.DEFINE_integer("batch_size", 65536, "Triplets per step.")
 flags.DEFINE_list("dims", ["10", "30", "50"], "Latent factors K to time (the paper's grid).")
@@ -61,13 +64,24 @@ def main(argv):
         axis=1,
     )
     rows = np.unique(rows, axis=0)
-    sampler = baselines.TripletSampler(rows, FLAGS.users, FLAGS.items, "pairs", FLAGS.negatives)
+    ds = RecDataset(
+        name="bench_bprmf",
+        num_users=FLAGS.users,
+        num_items=FLAGS.items,
+        train=rows,
+        validation=np.zeros((0, 2), np.int64),
+        test=np.zeros((0, 2), np.int64),
+        item_ids=as_str_ids(range(FLAGS.items)),
+        user_ids=as_str_ids(range(FLAGS.users)),
+    )
+    config = bpr.SamplerConfig(sampling="pairs", negatives=FLAGS.negatives, rng_stream="baselines")
+    sampler = bpr.TripletSampler(ds, config, as_variables=False)
     default_dim = baselines_config.get_config("bprmf").dim
     dims = sorted({int(d) for d in FLAGS.dims} | {default_dim})
     by_dim = {}
     for dim in dims:
-        model = baselines.FactorModel("mf", FLAGS.users, FLAGS.items, dim, seed=0)
-        trainer = baselines.Trainer(
+        model = FactorModel("mf", FLAGS.users, FLAGS.items, dim, seed=0)
+        trainer = Trainer(
             model,
             sampler,
             reg=0.01,

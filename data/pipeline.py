@@ -41,6 +41,7 @@ from absl import logging
 
 from common.images import tf_round_to_uint8, tf_to_unit_range
 from common.runtime import Progress
+from data import bpr
 from data.core import DataError, ItemImages, RecDataset
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -414,106 +415,6 @@ def _options() -> tf.data.Options:
 # BPR triplets.
 
 
-class TripletSampler:
-    """Samples BPR triplets as the paper and the authors' code do, in TF ops.
-
-    User uniform over the users with training items; positive uniform among
-    that user's training items; negative uniform over all items, redrawn
-    (per example, in a vectorised while loop) while it is in the user's
-    training set. Membership is a binary search of `user * num_items +
-    item` in the sorted keys of the training interactions.
-
-    Args:
-      ds: the dataset; only `train` is read.
-      seed: the stream's seed.
-
-    Raises:
-      DataError: no training interactions, or a user owns every item (no
-        negative exists for them).
-    """
-
-    def __init__(self, ds: RecDataset, seed: int):
-        if len(ds.train) == 0:
-            raise DataError(f"Dataset {ds.name} has no training interactions to sample from.")
-        indptr, indices = ds.train_csr()
-        counts = np.diff(indptr)
-        # Distinct items per user (a row may repeat): sorted within each user.
-        first = np.ones(len(indices), bool)
-        first[1:] = indices[1:] != indices[:-1]
-        first[indptr[1:-1][counts[1:] > 0]] = True
-        users_of_rows = np.repeat(np.arange(ds.num_users, dtype=np.int64), counts)
-        distinct = np.bincount(users_of_rows[first], minlength=ds.num_users)
-        full = np.flatnonzero(distinct >= ds.num_items)
-        if len(full):
-            raise DataError(
-                f"Dataset {ds.name}: user(s) {', '.join(ds.user_ids[full[:10]])} interacted "
-                f"with every one of the {ds.num_items} items in train, so no negative item "
-                f"exists for them; drop those users."
-            )
-        self.num_items = ds.num_items
-        self.seed = int(seed)
-        self._users = _hold(np.flatnonzero(counts > 0), tf.int64)
-        self._indptr = _hold(indptr, tf.int64)
-        self._indices = _hold(indices, tf.int64)
-        self._keys = _hold(users_of_rows * ds.num_items + indices, tf.int64)
-
-    def in_train(self, users: tf.Tensor, items: tf.Tensor) -> tf.Tensor:
-        """[B] bool: (users[k], items[k]) is a training interaction (int64 [B] inputs)."""
-        query = users * self.num_items + items
-        keys = self._keys
-        where = tf.searchsorted(keys, query, side="left", out_type=tf.int64)
-        n = tf.shape(keys, out_type=tf.int64)[0]
-        hit = tf.gather(keys, tf.minimum(where, n - 1)) == query
-        return tf.logical_and(where < n, hit)
-
-    def sample(self, step: tf.Tensor, batch_size: int) -> dict[str, tf.Tensor]:
-        """Batch `step` of the stream: a pure function of (seed, step).
-
-        Args:
-          step: scalar int64.
-          batch_size: B.
-
-        Returns:
-          {'user', 'pos_item', 'neg_item'}: int32 [B] each.
-        """
-        key = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
-        user_key, pos_key, neg_key = tf.unstack(
-            tf.random.experimental.stateless_split(key, num=3, alg=_RNG_ALG)
-        )
-
-        def draw(seed, modulus):
-            # Full-range int64 draws mod n: the bias is below n / 2**63.
-            bits = tf.random.stateless_uniform(
-                [batch_size], seed=seed, minval=None, maxval=None, dtype=tf.int64, alg=_RNG_ALG
-            )
-            return tf.math.floormod(bits, modulus)
-
-        users = tf.gather(self._users, draw(user_key, tf.shape(self._users, out_type=tf.int64)[0]))
-        start = tf.gather(self._indptr, users)
-        count = tf.gather(self._indptr, users + 1) - start
-        pos = tf.gather(self._indices, start + draw(pos_key, count))
-
-        def redraw(i, neg, bad):
-            seed = tf.random.experimental.stateless_fold_in(neg_key, i, alg=_RNG_ALG)
-            neg = tf.where(bad, draw(seed, self.num_items), neg)
-            return i + 1, neg, self.in_train(users, neg)
-
-        _, neg, _ = tf.while_loop(
-            lambda i, neg, bad: tf.reduce_any(bad),
-            redraw,
-            (
-                tf.constant(0, tf.int64),
-                tf.zeros([batch_size], tf.int64),
-                tf.ones([batch_size], bool),
-            ),
-        )
-        return {
-            "user": tf.cast(users, tf.int32),
-            "pos_item": tf.cast(pos, tf.int32),
-            "neg_item": tf.cast(neg, tf.int32),
-        }
-
-
 def triplet_dataset(
     ds: RecDataset,
     image_size: int,
@@ -554,17 +455,19 @@ def triplet_dataset(
       `with_images` is False).
 
     Raises:
-      DataError: see `TripletSampler`; no images but `with_images`.
+      DataError: see `data.bpr.TripletSampler`; no images but `with_images`.
     """
     if batch_size < 1 or start_step < 0:
         raise ValueError(
             f"Need batch_size >= 1 and start_step >= 0, got {batch_size}, {start_step}."
         )
-    sampler = TripletSampler(ds, seed)
+    # The release's protocol in DVBPR's stream (`data.bpr`): every negative is valid.
+    sampler = bpr.TripletSampler(ds, bpr.SamplerConfig(seed=seed))
     store = _store_for(ds, image_size, store) if with_images else None
 
     def make_batch(step):
         batch = sampler.sample(step, batch_size)
+        del batch["valid"]
         if store is not None:
             lookup = store.lookup_uint8 if uint8_images else store.lookup
             batch["pos_image"] = lookup(batch["pos_item"])

@@ -9,7 +9,8 @@ minimise the same objective divided by B (Adam does not see the constant):
     reg_cnn   = weight_decay / B * sum_W ||W||^2 / 2
     loss      = bpr + reg_theta + reg_cnn
 
-softplus(-x) equals -log sigmoid(x) but does not overflow for large |x|.
+The per-triplet BPR term, `data.bpr.bpr_loss`, is the baselines' too; softplus(-x)
+equals -log sigmoid(x) but does not overflow for large |x|.
 The three terms are returned separately because only `bpr` says how well
 the ranking is learnt; the penalties are reported on their own.
 """
@@ -18,18 +19,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-
-def bpr_per_triplet(x_ui: tf.Tensor, x_uj: tf.Tensor) -> tf.Tensor:
-    """-log sigmoid(x_ui - x_uj) per triplet.
-
-    Args:
-      x_ui: [B] float32 scores of the positive items.
-      x_uj: [B] float32 scores of the negative items.
-
-    Returns:
-      [B] float32, >= 0.
-    """
-    return tf.nn.softplus(-(x_ui - x_uj))
+from data.bpr import bpr_loss
 
 
 def l2_half(tensors) -> tf.Tensor:
@@ -73,7 +63,7 @@ def dvbpr_objective(
       'reg_theta', 'reg_cnn'.
     """
     scale = 1.0 / float(global_batch_size)
-    bpr = tf.reduce_sum(bpr_per_triplet(x_ui, x_uj)) * scale
+    bpr = tf.reduce_sum(bpr_loss(x_ui, x_uj)) * scale
     reg_theta = lambda_theta * l2_half([theta_u]) * scale
     # Every replica holds all kernels; each adds 1/num_replicas of the term.
     reg_cnn = weight_decay * l2_half(kernels) * (scale / num_replicas)

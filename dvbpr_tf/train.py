@@ -167,7 +167,7 @@ def _test_line(result: dict) -> str:
 def _train_baseline() -> None:
     """--model=<baseline>: the same data and evaluation, a baseline model."""
     from baselines import config as baselines_config
-    from baselines import lib as baselines
+    from baselines import train_lib as baseline_lib
     from data import features as features_lib
 
     if FLAGS.model not in baselines_config.MODELS:
@@ -189,7 +189,7 @@ def _train_baseline() -> None:
             dataset, FLAGS.features, FLAGS.feature_cache, FLAGS.mcauley_features
         )
     # train_baseline writes its own resolved config into the workdir.
-    result = baselines.train_baseline(
+    result = baseline_lib.train_baseline(
         config, dataset, FLAGS.workdir, features=features, auc_options=auc_options
     )
     sys.stderr.write(f"{FLAGS.model} on {dataset.name}: {_test_line(result)}\n")

@@ -6,7 +6,7 @@ r"""Table III of the paper: every method's AUC (all items / cold items) per data
         --models=rand,poprank,warp,bprmf --workdir=/tmp/table3_amazon
 
 Each (dataset, method) is trained with selection on validation
-(`baselines.lib.train_baseline`; DVBPR through
+(`baselines.train_lib.train_baseline`; DVBPR through
 `dvbpr_tf.train_lib.train_and_evaluate`) in `WORKDIR/<dataset>/<method>/`
 and evaluated on test with `metrics.auc`. A finished (dataset, method) keeps
 its `results.json` and is not rerun, and unfinished grids resume point by

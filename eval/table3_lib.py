@@ -18,7 +18,7 @@ import numpy as np
 from absl import logging
 
 from baselines import config as bc
-from baselines import lib as baselines
+from baselines import train_lib as baseline_lib
 from common import runtime
 from data import features as features_lib
 from data import registry
@@ -292,7 +292,7 @@ def run_table(
     """
     protocol_overrides = dict(protocol_overrides or {})
     auc_options = auc_options or auc_lib.AUCOptions()
-    protocol = baselines.protocol(bc.get_config("bprmf", **protocol_overrides), auc_options)
+    protocol = baseline_lib.protocol(bc.get_config("bprmf", **protocol_overrides), auc_options)
     unknown = [m for m in models if m not in METHODS]
     if unknown:
         raise DataError(f"Unknown --models {unknown}; use any of {', '.join(METHODS)}.")
@@ -344,7 +344,7 @@ def run_table(
             if epochs is not None and model in bc.TRAINED_MODELS:
                 overrides["epochs"] = epochs
             config = bc.get_config(model, grid=grid, **overrides)
-            results[name][model] = baselines.train_baseline(
+            results[name][model] = baseline_lib.train_baseline(
                 config, ds, sub, features=feats, auc_options=auc_options
             )
         if name.partition("/")[0] == "amazon_fashion_interactions":

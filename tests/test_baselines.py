@@ -1,4 +1,4 @@
-"""baselines.lib against NumPy references, and tiny training runs that learn."""
+"""The baselines against NumPy references, and tiny training runs that learn."""
 
 import dataclasses
 import json
@@ -9,7 +9,9 @@ import pytest
 import tensorflow as tf
 
 from baselines import config as bc
-from baselines import lib as baselines
+from baselines import losses, models, optim, scorers, selection, train_lib
+from baselines.trainer import Trainer
+from data import bpr
 from data.core import RecDataset, as_str_ids, sort_rows
 from metrics import auc as auc_lib
 
@@ -60,14 +62,14 @@ def test_bpr_loss_matches_numpy():
     rng = np.random.default_rng(0)
     x_ui, x_uj = rng.normal(size=(2, 50)).astype(np.float32) * 3
     expected = np.log1p(np.exp(-(x_ui - x_uj)))
-    np.testing.assert_allclose(baselines.bpr_loss(x_ui, x_uj).numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(bpr.bpr_loss(x_ui, x_uj).numpy(), expected, rtol=1e-5)
 
 
 def test_warp_rank_weight_and_loss_match_numpy():
     rng = np.random.default_rng(1)
     violated = rng.random((64, 7)) < 0.2
     num_items = 1000
-    first, found, weight = baselines.warp_rank_weight(tf.constant(violated), num_items)
+    first, found, weight = losses.warp_rank_weight(tf.constant(violated), num_items)
     for b in range(64):
         hits = np.flatnonzero(violated[b])
         assert bool(found[b]) == bool(len(hits))
@@ -78,7 +80,7 @@ def test_warp_rank_weight_and_loss_match_numpy():
         else:
             assert weight[b].numpy() == 0.0
     x_ui, x_uj = rng.normal(size=(2, 64)).astype(np.float32)
-    loss = baselines.warp_loss(x_ui, x_uj, weight, margin=1.0).numpy()
+    loss = losses.warp_loss(x_ui, x_uj, weight, margin=1.0).numpy()
     np.testing.assert_allclose(loss, weight.numpy() * np.maximum(0, 1 - x_ui + x_uj), rtol=1e-5)
 
 
@@ -105,7 +107,7 @@ def _numpy_scores(model, users, items):
 @pytest.mark.parametrize("kind", ["mf", "vbpr", "fm"])
 def test_model_scores_match_numpy(kind):
     feats = _random_features(11) if kind != "mf" else None
-    model = baselines.FactorModel(kind, 7, 11, 4, features=feats, init_scale=0.5, seed=3)
+    model = models.FactorModel(kind, 7, 11, 4, features=feats, init_scale=0.5, seed=3)
     # Non-zero biases and visual weights so every term is exercised.
     rng = np.random.default_rng(0)
     model.bias.assign(rng.normal(size=11).astype(np.float32))
@@ -126,22 +128,26 @@ def test_model_scores_match_numpy(kind):
 
 
 def test_items_without_training_data_start_at_zero():
-    model = baselines.FactorModel(
+    model = models.FactorModel(
         "mf", 3, 4, 2, init_scale=1.0, user_counts=[1, 0, 2], item_counts=[0, 3, 0, 1]
     )
     assert not model.user.numpy()[1].any() and model.user.numpy()[0].any()
     assert not model.item.numpy()[[0, 2]].any() and model.item.numpy()[[1, 3]].all()
 
 
+def _sampler(ds, seed=0, sampling="pairs", negatives="uniform", rng_stream="baselines"):
+    config = bpr.SamplerConfig(seed, sampling, negatives, rng_stream)
+    return bpr.TripletSampler(ds, config)
+
+
 def _trainer(model, ds, **kw):
-    sampler = baselines.TripletSampler(ds.train, ds.num_users, ds.num_items, "pairs", "uniform")
-    return baselines.Trainer(model, sampler, **kw)
+    return Trainer(model, _sampler(ds), **kw)
 
 
 @pytest.mark.parametrize("loss,jit", [("bpr", True), ("warp", False)])
 def test_objective_and_sgd_step_match_numpy(loss, jit):
     ds = _dataset([(0, 0), (1, 1), (2, 2)], 3, 6)
-    model = baselines.FactorModel("mf", 3, 6, 3, init_scale=0.3, seed=1)
+    model = models.FactorModel("mf", 3, 6, 3, init_scale=0.3, seed=1)
     model.bias.assign(np.linspace(-0.5, 0.5, 6).astype(np.float32))
     reg, lr = 0.1, 0.05
     trainer = _trainer(
@@ -199,7 +205,7 @@ def test_objective_and_sgd_step_match_numpy(loss, jit):
 def test_rowwise_adagrad_matches_numpy():
     var = tf.Variable(np.ones((4, 2), np.float32))
     bias = tf.Variable(np.zeros(4, np.float32))
-    opt = baselines.SparseOptimizer([var, bias], "adagrad", 0.5, 0.1, sparse=[True, True])
+    opt = optim.SparseOptimizer([var, bias], "adagrad", 0.5, 0.1, sparse=[True, True])
     g = np.array([[1.0, 3.0], [2.0, 0.0]], np.float32)
     opt.apply(
         [
@@ -219,7 +225,7 @@ def test_rowwise_adagrad_matches_numpy():
 def test_vbpr_objective_includes_dense_penalty():
     ds = _dataset([(0, 0), (1, 1)], 2, 4)
     feats = _random_features(4, d=3)
-    model = baselines.FactorModel("vbpr", 2, 4, 2, features=feats, init_scale=0.3)
+    model = models.FactorModel("vbpr", 2, 4, 2, features=feats, init_scale=0.3)
     model.proj.assign(np.full((3, 2), 0.5, np.float32))
     trainer = _trainer(model, ds, reg=0.0, reg_dense=0.2)
     users, pos, neg = np.array([0, 1]), np.array([0, 1]), np.array([2, 3])
@@ -239,30 +245,35 @@ def test_vbpr_objective_includes_dense_penalty():
 # Sampling.
 
 
+@pytest.mark.parametrize("rng_stream", bpr.RNG_STREAMS)
 @pytest.mark.parametrize("negatives", ["uniform", "observed", "popularity"])
 @pytest.mark.parametrize("sampling", ["pairs", "users"])
-def test_sampler_draws_valid_triplets(sampling, negatives):
+def test_sampler_draws_valid_triplets(sampling, negatives, rng_stream):
     ds = _planted(num_users=40, num_items=60, per_user=12)
-    sampler = baselines.TripletSampler(ds.train, 40, 60, sampling, negatives)
-    seed = tf.constant([4, 2], tf.int64)
-    users, pos = sampler.positives(seed, 2000)
-    neg, valid = sampler.negatives(users, seed)
+    sampler = _sampler(ds, 4, sampling, negatives, rng_stream)
+    step = tf.constant(2, tf.int64)
+    batch = sampler.sample(step, 2000)
     train = {tuple(r) for r in ds.train}
-    u, p, n, v = users.numpy(), pos.numpy(), neg.numpy(), valid.numpy()
+    u, p = batch["user"].numpy(), batch["pos_item"].numpy()
+    n, v = batch["neg_item"].numpy(), batch["valid"].numpy()
     assert all((a, b) in train for a, b in zip(u, p, strict=True))
     assert not any((a, b) in train for a, b, ok in zip(u, n, v, strict=True) if ok)
     assert v.mean() > 0.98
+    if rng_stream == "dvbpr":
+        assert v.all()  # redrawn until valid
     if negatives != "uniform":
         assert set(n) <= set(ds.train[:, 1])
-    # Batches are pure functions of the seed.
-    users2, pos2 = sampler.positives(seed, 2000)
-    np.testing.assert_array_equal(u, users2.numpy())
-    np.testing.assert_array_equal(p, pos2.numpy())
+    # Batches are pure functions of (seed, step).
+    again = sampler.sample(step, 2000)
+    np.testing.assert_array_equal(u, again["user"].numpy())
+    np.testing.assert_array_equal(p, again["pos_item"].numpy())
+    np.testing.assert_array_equal(n, again["neg_item"].numpy())
     # WARP's [B, T] candidates.
-    cand, cvalid = sampler.negatives(users[:50], seed, trials=5)
-    assert cand.shape == (50, 5)
+    warp = sampler.sample(step, 50, trials=5)
+    cand, cvalid, cu = warp["neg_item"].numpy(), warp["valid"].numpy(), warp["user"].numpy()
+    assert cand.shape == cvalid.shape == (50, 5)
     assert not any(
-        (u[b], int(cand[b, t])) in train for b in range(50) for t in range(5) if cvalid[b, t]
+        (cu[b], int(cand[b, t])) in train for b in range(50) for t in range(5) if cvalid[b, t]
     )
 
 
@@ -274,16 +285,14 @@ def test_sampler_statistics_of_the_paper_protocol_and_the_leaky_one():
     train = [(u, i) for u in range(num_users) for i in rng.choice(70, 1 + u % 6, replace=False)]
     test = [(u, 70 + u % 10) for u in range(num_users)]
     ds = _dataset(train, num_users, num_items, test=test)
-    seed = tf.constant([9, 1], tf.int64)
+    step = tf.constant(1, tf.int64)
     config = bc.get_config("bprmf")
     assert (config.sampling, config.negatives) == ("users", "uniform")  # the paper's protocol
     train_set = {tuple(r) for r in ds.train}
     draws = {}
     for negatives in ("uniform", "observed"):
-        sampler = baselines.TripletSampler(ds.train, num_users, num_items, "users", negatives)
-        users, _ = sampler.positives(seed, 30000)
-        neg, valid = sampler.negatives(users, seed)
-        u, n, v = users.numpy(), neg.numpy(), valid.numpy()
+        batch = _sampler(ds, 9, "users", negatives).sample(step, 30000)
+        u, n, v = batch["user"].numpy(), batch["neg_item"].numpy(), batch["valid"].numpy()
         assert not any((a, b) in train_set for a, b in zip(u[v], n[v], strict=True))
         draws[negatives] = n[v]
         # User uniform: each user's share within 5 standard errors of 1/30.
@@ -294,8 +303,7 @@ def test_sampler_statistics_of_the_paper_protocol_and_the_leaky_one():
     assert 0.11 < uniform_share < 0.15
     assert not np.isin(draws["observed"], held_out_only).any()
     # "pairs" draws users in proportion to their training items instead.
-    sampler = baselines.TripletSampler(ds.train, num_users, num_items, "pairs", "uniform")
-    users, _ = sampler.positives(seed, 30000)
+    users = _sampler(ds, 9, "pairs", "uniform").sample(step, 30000)["user"]
     share = np.bincount(users.numpy(), minlength=num_users) / 30000
     counts = np.bincount(ds.train[:, 0], minlength=num_users)
     np.testing.assert_allclose(share, counts / counts.sum(), atol=0.006)
@@ -312,7 +320,7 @@ def test_visrank_matches_brute_force(metric):
     train = [(u, i) for u in range(num_users - 1) for i in rng.choice(num_items, 3, replace=False)]
     ds = _dataset(train, num_users, num_items)  # the last user has no training items
     f = rng.normal(size=(num_items, 4)).astype(np.float32) + 0.5
-    scores = baselines.visrank_scorer(ds, f, metric)(tf.constant(np.arange(num_users), tf.int32))
+    scores = scorers.visrank_scorer(ds, f, metric)(tf.constant(np.arange(num_users), tf.int32))
     expected = np.zeros((num_users, num_items))
     for u in range(num_users - 1):
         mine = [i for uu, i in train if uu == u]
@@ -328,13 +336,13 @@ def test_visrank_matches_brute_force(metric):
 
 def test_untrained_baselines(tmp_path):
     ds = _planted(seed=5)
-    pop = baselines.train_baseline(bc.get_config("poprank"), ds, str(tmp_path / "pop"))
+    pop = train_lib.train_baseline(bc.get_config("poprank"), ds, str(tmp_path / "pop"))
     assert pop["test"]["auc"] == pytest.approx(auc_lib.evaluate_popularity(ds, "test")["auc"])
-    rand = baselines.train_baseline(bc.get_config("rand"), ds, str(tmp_path / "rand"))
+    rand = train_lib.train_baseline(bc.get_config("rand"), ds, str(tmp_path / "rand"))
     assert abs(rand["test"]["auc"] - 0.5) < 0.06
     assert json.load(open(tmp_path / "rand" / "results.json"))["model"] == "rand"
     with pytest.raises(ValueError, match="needs visual features"):
-        baselines.train_baseline(bc.get_config("visrank"), ds, str(tmp_path / "vis"))
+        train_lib.train_baseline(bc.get_config("visrank"), ds, str(tmp_path / "vis"))
 
 
 # ---------------------------------------------------------------------------
@@ -355,7 +363,7 @@ def test_bprmf_beats_popularity_on_planted_low_rank():
         negatives="uniform",
         jit_compile=False,
     )
-    out = baselines.fit(config, ds, config.reg, config.dim)
+    out = selection.fit(config, ds, config.reg, config.dim)
     test = auc_lib.evaluate_embeddings(ds, "test", *out["embeddings"])
     pop = auc_lib.evaluate_popularity(ds, "test")
     assert test["auc"] > 0.75 > pop["auc"] + 0.2, (test, pop)
@@ -367,13 +375,13 @@ def test_visual_models_learn_from_features():
     # The planted item factors (plus noise dimensions) are the visual features.
     ds, qi = _planted(seed=3, with_factors=True)
     noise = np.random.default_rng(3).normal(size=(ds.num_items, 5)).astype(np.float32)
-    feats = baselines.normalize_features(np.concatenate([qi, noise], axis=1))
+    feats = models.normalize_features(np.concatenate([qi, noise], axis=1))
     pop = auc_lib.evaluate_popularity(ds, "test")["auc"]
     for model in ("fm", "vbpr"):
         config = bc.get_config(
             model, grid="none", epochs=20, batch_size=256, eval_every=10, jit_compile=False
         )
-        out = baselines.fit(config, ds, 0.01, 4, features=feats)
+        out = selection.fit(config, ds, 0.01, 4, features=feats)
         test = auc_lib.evaluate_embeddings(ds, "test", *out["embeddings"])["auc"]
         assert test > 0.75 > pop + 0.1, (model, test, pop)
 
@@ -391,7 +399,7 @@ def test_train_baseline_selects_resumes_and_carves(tmp_path, monkeypatch):
         jit_compile=False,
     )
     workdir = str(tmp_path / "warp")
-    first = baselines.train_baseline(config, ds, workdir)
+    first = train_lib.train_baseline(config, ds, workdir)
     assert first["selection"] == "validation"
     assert [p["key"] for p in first["grid"]] == ["K4_reg0", "K4_reg0.1"]
     best = max(first["grid"], key=lambda p: p["auc"])
@@ -399,19 +407,19 @@ def test_train_baseline_selects_resumes_and_carves(tmp_path, monkeypatch):
     assert first["test"]["auc"] > 0.6
     assert os.path.exists(os.path.join(workdir, "tensorboard", "K4_reg0"))
     # A rerun reuses the finished grid points and gives the same answer.
-    monkeypatch.setattr(baselines, "fit", lambda *a, **k: pytest.fail("retrained a done point"))
-    again = baselines.train_baseline(config, ds, workdir)
+    monkeypatch.setattr(selection, "fit", lambda *a, **k: pytest.fail("retrained a done point"))
+    again = train_lib.train_baseline(config, ds, workdir)
     assert again["test"] == first["test"]
     monkeypatch.undo()
 
     # Without a validation split, one is carved from train for selection.
     no_val = dataclasses.replace(ds, validation=np.zeros((0, 2), np.int64))
-    carved = baselines.carve_validation(no_val, seed=0)
+    carved = selection.carve_validation(no_val, seed=0)
     assert len(carved.validation) == ds.num_users  # every user has >= 2 train items
     both = np.concatenate([carved.train, carved.validation])
     np.testing.assert_array_equal(sort_rows(both), sort_rows(no_val.train))
     config = dataclasses.replace(config, model="bprmf", regs=(0.01,))
-    out = baselines.train_baseline(config, no_val, str(tmp_path / "carved"))
+    out = train_lib.train_baseline(config, no_val, str(tmp_path / "carved"))
     assert out["selection"] == "carved_from_train"
     assert out["test"]["auc"] > 0.6
 
@@ -442,7 +450,7 @@ def test_sliced_gradients_give_the_same_training(kind, loss):
     feats = _random_features(20, d=3) if kind == "vbpr" else None
     params = []
     for shards in (1, 3):
-        model = baselines.FactorModel(kind, 9, 20, 4, features=feats, init_scale=0.3, seed=1)
+        model = models.FactorModel(kind, 9, 20, 4, features=feats, init_scale=0.3, seed=1)
         trainer = _trainer(
             model, ds, loss=loss, reg=0.01, reg_dense=0.1, batch_size=31, gradient_shards=shards
         )
@@ -452,5 +460,5 @@ def test_sliced_gradients_give_the_same_training(kind, loss):
     for one, sliced in zip(*params, strict=True):
         np.testing.assert_allclose(sliced, one, rtol=1e-5, atol=1e-6)
     # Training moved the parameters (the comparison is not of two untouched inits).
-    fresh = baselines.FactorModel(kind, 9, 20, 4, features=feats, init_scale=0.3, seed=1)
+    fresh = models.FactorModel(kind, 9, 20, 4, features=feats, init_scale=0.3, seed=1)
     assert np.abs(params[0][0] - fresh.user.numpy()).max() > 1e-3

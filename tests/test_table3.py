@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from baselines import lib as baselines
+from baselines import train_lib as baseline_lib
 from data import registry
 from data.core import DataError
 from eval import table3_lib
@@ -95,7 +95,7 @@ def test_run_table_rows_files_and_resume(tmp_path, tiny, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a finished method was trained again")
 
-    monkeypatch.setattr(baselines, "train_baseline", refuse)
+    monkeypatch.setattr(baseline_lib, "train_baseline", refuse)
     again = table3_lib.run_table(
         [DATASET], MODELS, workdir, grid="none", epochs=5, dvbpr_from=dvbpr_dir
     )
