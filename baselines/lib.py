@@ -77,7 +77,7 @@ import tensorflow as tf
 from absl import logging
 
 from baselines.config import BaselineConfig
-from common import runtime
+from common import layout, runtime
 from data.core import RecDataset, sort_rows
 from metrics import auc as auc_lib
 
@@ -910,13 +910,13 @@ def train_baseline(
       dataset: the data. Validation drives selection; when it is empty a
         validation is carved from train (see `carve_validation`).
       workdir: where config.json, grid results, TensorBoard runs
-        (`tensorboard/<point>`) and results.json go.
+        (`tensorboard/<point>`) and result.json go.
       features: [num_items, D] float32 visual features; required by
         visrank, fm and vbpr (see `data.features.load_features`).
       auc_options: the metric definitions (`metrics.auc.AUCOptions()` if None).
 
     Returns:
-      dict (also written to `workdir/results.json`): `model`, `dataset`,
+      dict (also written to `workdir/result.json`): `model`, `dataset`,
       `selection` ("validation" or "carved_from_train"), `hparams` (the
       chosen reg, dim, epochs), `validation` and `test` (each the
       `metrics.auc` dict: auc, auc_cold, auc_warm, auc_sampled100, users,
@@ -1062,7 +1062,7 @@ def train_baseline(
 def _finish(result: dict, workdir: str, start: float) -> dict:
     result["seconds"] = time.perf_counter() - start
     runtime.atomic_write_text(
-        os.path.join(workdir, "results.json"), runtime.to_json(result, indent=2) + "\n"
+        os.path.join(workdir, layout.RESULT), runtime.to_json(result, indent=2) + "\n"
     )
     logging.info(
         "%s on %s: test AUC %.4f (cold %.4f, warm %.4f), selected %s on %s. Split: %s.",

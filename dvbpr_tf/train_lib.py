@@ -39,7 +39,6 @@ on the whole batch, dropout included.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -50,7 +49,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from common import runtime
+from common import layout, runtime
 from data import pipeline
 from data.core import DataError, RecDataset
 from dvbpr_tf import export as export_lib
@@ -217,10 +216,10 @@ class Trainer:
             best_step=self.best_step,
         )
         self.latest = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(self.ckpt_root, "checkpoints"), max_to_keep=2
+            self.checkpoint, os.path.join(self.ckpt_root, layout.CHECKPOINTS), max_to_keep=2
         )
         self.best = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(self.ckpt_root, "best"), max_to_keep=1
+            self.checkpoint, os.path.join(self.ckpt_root, layout.BEST), max_to_keep=1
         )
         self._train_step = None
         self._embed = None
@@ -583,7 +582,7 @@ class Trainer:
             time.perf_counter() - t0,
         )
         if writers:
-            with writers["validation"].as_default(step=step):
+            with writers[layout.VALIDATION_LOGS].as_default(step=step):
                 for key in auc_lib.METRICS:
                     tf.summary.scalar(key, metrics[key])
                 tf.summary.image(
@@ -593,7 +592,7 @@ class Trainer:
                     description="Rows: fixed users. Column 0: the user's held-out validation "
                     "item; columns 1-5: the top-5 recommendations (train items excluded).",
                 )
-            writers["validation"].flush()
+            writers[layout.VALIDATION_LOGS].flush()
         return {
             "epoch": epoch,
             "step": step,
@@ -605,21 +604,21 @@ class Trainer:
             return None
         return {
             name: tf.summary.create_file_writer(os.path.join(self.workdir, name))
-            for name in ("train", "validation")
+            for name in (layout.TRAIN_LOGS, layout.VALIDATION_LOGS)
         }
 
     def _write_train_summaries(self, writers, window, step) -> None:
         now = time.perf_counter()
         if writers and window["steps"]:
             rate = window["steps"] * self.config.batch_size / max(now - window["time"], 1e-9)
-            with writers["train"].as_default(step=step):
+            with writers[layout.TRAIN_LOGS].as_default(step=step):
                 for k, v in window["sums"].items():
                     tf.summary.scalar(k, v / window["steps"])
                 tf.summary.scalar("triplets_per_sec", rate)
         window.update(time=now, steps=0, sums={})
 
     def _history_path(self) -> str:
-        return os.path.join(self.ckpt_root, "history.json")
+        return os.path.join(self.ckpt_root, layout.HISTORY)
 
     def _read_history(self) -> list[dict]:
         try:
@@ -725,7 +724,7 @@ def train_and_evaluate(
             auc_lib.evaluate_true_scores(dataset, "test", options=auc_options, seed=config.seed)
         )
     if export and trainer.is_chief:
-        path = os.path.join(workdir, "export")
+        path = os.path.join(workdir, layout.EXPORT)
         export_lib.export_recommender(trainer.model, dataset, config, path, item_emb=item_emb)
         result["export"] = path
     logging.info(
@@ -738,8 +737,3 @@ def train_and_evaluate(
         auc_lib.format_leak(result["leak"]),
     )
     return result
-
-
-def config_with(config: DVBPRConfig, **overrides) -> DVBPRConfig:
-    """`config` with the non-None `overrides` applied."""
-    return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
