@@ -44,7 +44,6 @@ GAN_FLAGS = config_flags.define_flags(
     help={
         "resolution": "32, 64 or 128; 0: the dataset's image size when it is one of these, else 64",
         "channels": "1 or 3; 0: 1 when the dataset's images are grey, else 3",
-        "batch_size": "Images per step (preset default: 64, the paper's)",
     },
     enums={
         "g_upsample": gan_config.G_UPSAMPLE_MODES,
