@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from common import config_flags
 from metrics.protocol import NEGATIVES, SAMPLINGS, SELECT_ON
 
 MODELS = ("rand", "poprank", "warp", "bprmf", "visrank", "fm", "vbpr")
@@ -216,16 +217,18 @@ def get_config(model: str, grid: str = "small", **overrides) -> BaselineConfig:
     Args:
       model: one of MODELS.
       grid: "small" (default), "paper" or "none" (only `reg`/`dim`).
-      **overrides: fields to replace.
+      **overrides: fields to replace (`common.config_flags.resolve`).
 
     Returns:
       The resolved, validated config.
+
+    Raises:
+      ValueError: unknown model, grid or field, or a value the config rejects.
     """
     if model not in MODELS:
         raise ValueError(f"Unknown baseline --model={model!r}; use one of {', '.join(MODELS)}.")
     if grid not in GRIDS:
         raise ValueError(f"Unknown --grid={grid!r}; use one of {', '.join(GRIDS)}.")
     regs, dims = GRIDS[grid]
-    fields = dict(model=model, regs=regs, dims=dims, grid=grid, **_MODEL_DEFAULTS[model])
-    fields.update(overrides)
-    return BaselineConfig(**fields)
+    default = BaselineConfig(model=model, regs=regs, dims=dims, grid=grid, **_MODEL_DEFAULTS[model])
+    return config_flags.resolve(default, overrides)

@@ -26,7 +26,7 @@ from absl import logging
 from baselines.config import BaselineConfig
 from baselines.models import KINDS, FactorModel
 from baselines.trainer import Trainer
-from common import runtime
+from common import layout, runtime
 from data import bpr
 from data.core import RecDataset
 from data.splits import hold_out_per_user
@@ -223,7 +223,7 @@ def search_grid(
     )
     for done, (reg, dim) in enumerate(points, 1):
         key = point_key(reg, dim)
-        path = os.path.join(workdir, "grid", key + ".json")
+        path = os.path.join(workdir, layout.GRID, key + ".json")
         if os.path.exists(path):
             with open(path) as f:
                 point = json.load(f)
@@ -235,7 +235,7 @@ def search_grid(
                 )
             logging.info("Grid point %s already done (AUC %.4f); skipped.", key, point["auc"])
         else:
-            writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", key))
+            writer = tf.summary.create_file_writer(os.path.join(workdir, layout.TENSORBOARD, key))
             out = fit(
                 config,
                 ds,
@@ -259,14 +259,14 @@ def search_grid(
                 protocol=protocol,
             )
             _write_hparams_run(
-                os.path.join(workdir, "tensorboard", key),
+                os.path.join(workdir, layout.TENSORBOARD, key),
                 dict(model=config.model, dataset=ds.name, reg=float(reg), dim=int(dim)),
                 {"hparams/validation_auc": out["best_auc"]},
             )
             is_best = best is None or (np.isfinite(point["auc"]) and point["auc"] > best["auc"])
             if is_best and keep_best:
                 user_emb, item_emb, item_bias = out["embeddings"]
-                npz = os.path.join(workdir, "best.npz")
+                npz = os.path.join(workdir, layout.BEST_PARAMS)
                 tmp = npz + ".tmp.npz"
                 np.savez(tmp, user=user_emb, item=item_emb, bias=item_bias, key=key)
                 os.replace(tmp, npz)
@@ -313,5 +313,5 @@ def _write_hparams_run(logdir: str, hparams: dict, metrics: dict) -> None:
 
 def clear_grid(workdir: str) -> None:
     """Forgets finished grid points (so that a rerun retrains them)."""
-    for path in glob.glob(os.path.join(workdir, "grid", "*.json")):
+    for path in glob.glob(os.path.join(workdir, layout.GRID, "*.json")):
         os.unlink(path)

@@ -23,7 +23,7 @@ from baselines import selection
 from baselines.config import BaselineConfig
 from baselines.models import normalize_features
 from baselines.scorers import random_scorer, visrank_scorer
-from common import runtime
+from common import layout, runtime
 from data.core import RecDataset
 from metrics import auc as auc_lib
 
@@ -46,13 +46,13 @@ def train_baseline(
       dataset: the data. Validation drives selection; when it is empty a
         validation is carved from train (`selection.carve_validation`).
       workdir: where config.json, grid results, TensorBoard runs
-        (`tensorboard/<point>`) and results.json go.
+        (`tensorboard/<point>`) and result.json go.
       features: [num_items, D] float32 visual features; required by
         visrank, fm and vbpr (see `data.features.load_features`).
       auc_options: the metric definitions (`metrics.auc.AUCOptions()` if None).
 
     Returns:
-      dict (also written to `workdir/results.json`): `model`, `dataset`,
+      dict (also written to `workdir/result.json`): `model`, `dataset`,
       `selection` ("validation" or "carved_from_train"), `hparams` (the
       chosen reg, dim, epochs), `validation` and `test` (each the
       `metrics.auc` dict: auc, auc_cold, auc_warm, auc_sampled100, users,
@@ -131,7 +131,7 @@ def train_baseline(
         )
         emb = out["embeddings"]
     else:
-        with np.load(os.path.join(workdir, "best.npz")) as z:
+        with np.load(os.path.join(workdir, layout.BEST_PARAMS)) as z:
             if str(z["key"]) != best["key"]:
                 raise RuntimeError(
                     f"{workdir}/best.npz holds {z['key']}, not the selected {best['key']}: "
@@ -145,7 +145,7 @@ def train_baseline(
 def _finish(result: dict, workdir: str, start: float) -> dict:
     result["seconds"] = time.perf_counter() - start
     runtime.atomic_write_text(
-        os.path.join(workdir, "results.json"), runtime.to_json(result, indent=2) + "\n"
+        os.path.join(workdir, layout.RESULT), runtime.to_json(result, indent=2) + "\n"
     )
     logging.info(
         "%s on %s: test AUC %.4f (cold %.4f, warm %.4f), selected %s on %s. Split: %s.",

@@ -1,6 +1,7 @@
 """What every binary of this project does the same way.
 
-- the resolved config goes into the workdir (`write_config`);
+- the resolved config goes into the workdir (`write_config`), a finished
+  run's figures too (`write_result`), under the names of `common.layout`;
 - files are written to a temporary path and renamed (`atomic_write_*`), so
   a kill never leaves a half-written file where readers look;
 - long loops report progress with rate and ETA on stderr (`Progress`);
@@ -22,6 +23,8 @@ from typing import Any
 
 import numpy as np
 from absl import logging
+
+from common import layout
 
 
 def _jsonable(value: Any) -> Any:
@@ -97,11 +100,18 @@ def atomic_write_dir(path: str, writer: Callable[[str], None]) -> None:
         raise
 
 
-def write_config(workdir: str, config: Any, name: str = "config.json") -> str:
+def write_config(workdir: str, config: Any, name: str = layout.CONFIG) -> str:
     """Writes the resolved config (a dataclass or dict) as JSON into the workdir."""
     path = os.path.join(workdir, name)
     atomic_write_text(path, to_json(config, indent=2) + "\n")
     logging.info("Wrote resolved config to %s", path)
+    return path
+
+
+def write_result(workdir: str, result: Any) -> str:
+    """Writes a finished run's result as JSON into the workdir (`layout.RESULT`)."""
+    path = os.path.join(workdir, layout.RESULT)
+    atomic_write_text(path, to_json(result, indent=2) + "\n")
     return path
 
 

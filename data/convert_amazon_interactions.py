@@ -18,7 +18,7 @@ import sys
 
 from absl import app, flags, logging
 
-from common import runtime
+from common import layout, runtime
 from data import amazon_interactions, custom
 from data.core import DataError
 
@@ -31,7 +31,7 @@ _SOURCE = flags.DEFINE_string(
 )
 
 # What this binary writes; an --out holding anything else is not replaced.
-_OUTPUTS = {custom.INTERACTIONS_FILE, custom.ITEMS_FILE, "config.json"}
+_OUTPUTS = {custom.INTERACTIONS_FILE, custom.ITEMS_FILE, layout.CONFIG}
 
 
 def main(argv):

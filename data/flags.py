@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from absl import flags
 
+from common import config_flags
 from data.registry import DEFAULT_DATASET, DataOptions
 
 flags.DEFINE_string(
@@ -17,22 +18,23 @@ flags.DEFINE_string(
     "fashion_mnist_users, custom, amazon_fashion_interactions, amazon_fashion, amazon_women, "
     "amazon_men, tradesy.",
 )
-flags.DEFINE_string("data_dir", None, "Where TFDS keeps prepared records (TFDS default if unset).")
-flags.DEFINE_string(
-    "manual_dir", None, "Folder with the authors' .npy files (TFDS manual dir if unset)."
-)
-flags.DEFINE_string("custom_dir", None, "Folder of a --dataset=custom catalogue.")
-flags.DEFINE_string(
-    "fashion_mnist_dir", None, "Folder with Fashion-MNIST idx .gz files (Debian's if unset)."
-)
-flags.DEFINE_integer(
-    "data_seed", None, "Seed of simulated datasets and custom splits (dataset default if unset)."
-)
-flags.DEFINE_bool(
-    "split_by_time", False, "custom: hold out each user's latest interactions, not random ones."
-)
-flags.DEFINE_enum(
-    "bad_images", "fail", ["fail", "skip"], "Undecodable images: stop and list them, or skip them."
+# `DataOptions`' fields (its docstring), with its defaults; its seed is --data_seed
+# (--seed is a model's).
+DATA_FLAGS = config_flags.define_flags(
+    DataOptions,
+    (
+        "data_dir",
+        "manual_dir",
+        "custom_dir",
+        "fashion_mnist_dir",
+        "seed",
+        "split_by_time",
+        "bad_images",
+    ),
+    defaults=DataOptions(),
+    enums={"bad_images": ("fail", "skip")},
+    flag_names={"seed": "data_seed"},
+    unset_help=None,
 )
 
 FLAGS = flags.FLAGS
@@ -40,12 +42,4 @@ FLAGS = flags.FLAGS
 
 def options_from_flags() -> DataOptions:
     """The DataOptions the data flags describe."""
-    return DataOptions(
-        data_dir=FLAGS.data_dir,
-        manual_dir=FLAGS.manual_dir,
-        custom_dir=FLAGS.custom_dir,
-        fashion_mnist_dir=FLAGS.fashion_mnist_dir,
-        seed=FLAGS.data_seed,
-        split_by_time=FLAGS.split_by_time,
-        bad_images=FLAGS.bad_images,
-    )
+    return config_flags.resolve(DataOptions(), DATA_FLAGS.values())

@@ -18,6 +18,11 @@ DEFAULT_DATASET = "synthetic_fashion"
 
 # The authors' published image datasets: registry name -> TFDS builder name.
 AUTHORS_DATASETS = ("amazon_fashion", "amazon_women", "amazon_men", "tradesy")
+# The datasets embedded in the repository, sized for a 2-core CPU: models
+# train them at their CPU size whatever the machine, as the demo's seeded
+# figures assume (`dvbpr_tf.config.default_preset`; the GAN's resolution
+# follows their images).
+CPU_SIZED_DATASETS = ("synthetic_fashion", "fashion_mnist_users")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +109,11 @@ _LOADERS = {
     "amazon_fashion_interactions": _amazon_interactions,
     **{name: _authors(name) for name in AUTHORS_DATASETS},
 }
+
+
+def cpu_sized(name: str) -> bool:
+    """Whether a registry name (optionally with "/config") is one of CPU_SIZED_DATASETS."""
+    return name.partition("/")[0] in CPU_SIZED_DATASETS
 
 
 def names() -> list[str]:

@@ -6,14 +6,13 @@ library code never reads FLAGS.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Callable
 
 from absl import flags
 
+from common import config_flags, runtime
 from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
-from common import runtime
 from data import flags as data_flags  # also defines --dataset and friends
 from data.core import DataError, RecDataset
 from design import design_lib
@@ -27,37 +26,29 @@ flags.DEFINE_string(
     "tailor: the category to tailor in (the item's own if unset).",
 )
 flags.DEFINE_enum("preset", "paper", list(PRESETS), "Design hyper-parameter preset.")
-flags.DEFINE_integer("restarts", None, "m, restarts per query (preset's if unset).")
-flags.DEFINE_integer("steps", None, "Adam steps of preference maximisation (preset's if unset).")
-flags.DEFINE_float("learning_rate", None, "Adam step size on z' (preset's if unset).")
-flags.DEFINE_float("eta", None, "Weight of the realism term (preset's if unset; paper: 1).")
-flags.DEFINE_integer("top_k", None, "Images per query (preset's if unset; paper: 3).")
-flags.DEFINE_integer("inversion_steps", None, "Adam steps of the eq. 12 inversion.")
-flags.DEFINE_integer("inversion_restarts", None, "Restarts of the eq. 12 inversion.")
-flags.DEFINE_integer("tailor_steps", None, "Ascent steps after the inversion (Fig. 6: 50).")
-flags.DEFINE_integer("snapshot_every", None, "Tailoring keeps an image every this many steps.")
-flags.DEFINE_integer("seed", None, "Seeds the starting points and the eq. 11 draws.")
+# Overrides of the preset's fields, named as the fields (`DesignConfig`'s docstring).
+DESIGN_FLAGS = config_flags.define_flags(
+    DesignConfig,
+    (
+        "restarts",
+        "steps",
+        "learning_rate",
+        "eta",
+        "top_k",
+        "inversion_steps",
+        "inversion_restarts",
+        "tailor_steps",
+        "snapshot_every",
+        "seed",
+    ),
+)
 
 FLAGS = flags.FLAGS
-
-_OVERRIDES = (
-    "restarts",
-    "steps",
-    "learning_rate",
-    "eta",
-    "top_k",
-    "inversion_steps",
-    "inversion_restarts",
-    "tailor_steps",
-    "snapshot_every",
-    "seed",
-)
 
 
 def config_from_flags() -> DesignConfig:
     """The preset named by --preset with the flags that were set applied."""
-    overrides = {name: FLAGS[name].value for name in _OVERRIDES if FLAGS[name].value is not None}
-    return dataclasses.replace(get_preset(FLAGS.preset), **overrides)
+    return config_flags.resolve(get_preset(FLAGS.preset), DESIGN_FLAGS.values())
 
 
 def dataset_from_flags() -> str | None:

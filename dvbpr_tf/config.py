@@ -3,11 +3,15 @@
     config = dvbpr_tf.config.get_preset("paper")
     config = dataclasses.replace(config, epochs=5)
     preset, reason = dvbpr_tf.config.preset_for("custom", dataset)
+    config, reason = dvbpr_tf.config.resolve("custom", dataset, overrides={"epochs": 5})
 
 Without --preset, `default_preset` picks one from the dataset, the visible
-accelerators and the images' size: the embedded datasets keep "small";
+accelerators and the images' size: the datasets the registry marks
+CPU-sized (`data.registry.cpu_sized`: the embedded ones) keep "small";
 other catalogues get "paper" on a GPU/TPU with images over 64 px, "small"
-otherwise.
+otherwise. `resolve` is the one path from a dataset, an optional preset
+name and overrides to the config a run trains with (`dvbpr_tf.train` and
+eval.table3's DVBPR column).
 
 Presets:
   paper: Section III-A/B and IV-B of the paper: CNN-F at 224x224, K = 50,
@@ -38,18 +42,19 @@ mean. Adam is invariant to that constant factor (up to its epsilon).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-# Datasets whose preset is part of the dataset: the embedded ones, sized
-# for this CPU (the demo's seeded figures depend on it). Names are registry
-# base names (the part before "/"). Every other dataset (the paper's, a
-# custom catalogue) gets its preset from the machine and its images
-# (`default_preset`).
-_DATASET_PRESETS = {
-    "synthetic_fashion": "small",
-    "fashion_mnist_users": "small",
-}
+from common import config_flags
+from data import registry
+
+# The preset of the datasets the registry marks CPU-sized (the embedded
+# ones: the demo's seeded figures depend on it). Every other dataset (the
+# paper's, a custom catalogue) gets its preset from the machine and its
+# images (`default_preset`).
+CPU_SIZED_PRESET = "small"
 
 # Images at most this side get the small preset: the paper's 224 px CNN-F
 # would upsample them 4x or more and learn nothing a 64 px network cannot.
@@ -238,7 +243,8 @@ def get_preset(name: str) -> DVBPRConfig:
 def default_preset(dataset_name: str, image_side: int | None, accelerators: int) -> tuple[str, str]:
     """The preset a dataset trains with when --preset is not given, and why.
 
-    The embedded datasets keep their own preset. Otherwise the paper's CNN-F
+    The CPU-sized datasets (`data.registry.cpu_sized`: the embedded ones)
+    get `CPU_SIZED_PRESET`. Otherwise the paper's CNN-F
     at 224 px ("paper") needs an accelerator: on this 2-core CPU it trains
     ~7 triplets/s (a 1,500-user catalogue showed a 12 h ETA where "small"
     took 6 minutes), so without one, or for images of at most
@@ -254,9 +260,9 @@ def default_preset(dataset_name: str, image_side: int | None, accelerators: int)
     Returns:
       (preset name, one-line reason for the user and config.json).
     """
-    base = dataset_name.partition("/")[0]
-    if base in _DATASET_PRESETS:
-        return _DATASET_PRESETS[base], f"the preset of the embedded dataset {base}"
+    if registry.cpu_sized(dataset_name):
+        base = dataset_name.partition("/")[0]
+        return CPU_SIZED_PRESET, f"the preset of the embedded dataset {base}"
     if image_side is not None and image_side <= SMALL_IMAGE_SIDE:
         return "small", (
             f"the catalogue's images are {image_side} px (<= {SMALL_IMAGE_SIDE}): the paper's "
@@ -307,3 +313,31 @@ def preset_for(dataset_name: str, dataset) -> tuple[str, str]:
     return default_preset(
         dataset_name, catalogue_image_side(dataset.images), visible_accelerators()
     )
+
+
+def resolve(
+    dataset_name: str,
+    dataset,
+    preset: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[DVBPRConfig, str]:
+    """The config a DVBPR run of `dataset` trains with, and why that preset.
+
+    Args:
+      dataset_name: the registry name the dataset was loaded by.
+      dataset: the loaded `data.core.RecDataset`.
+      preset: a preset name (--preset), or None for `preset_for`'s choice.
+      overrides: {DVBPRConfig field: value} applied to the preset (the
+        flags the user set, `common.config_flags.resolve`).
+
+    Returns:
+      (config, one-line reason for the preset, for stderr and config.json).
+
+    Raises:
+      ValueError: unknown preset or field, or a value the config rejects.
+    """
+    if preset:
+        reason = "--preset"
+    else:
+        preset, reason = preset_for(dataset_name, dataset)
+    return config_flags.resolve(get_preset(preset), overrides or {}), reason

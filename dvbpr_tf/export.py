@@ -21,14 +21,14 @@ import time
 from absl import app, flags
 
 from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
-from common import runtime
+from common import layout, runtime
 from common.errors import DataError
 
 flags.mark_flag_as_required("workdir")
 
 FLAGS = flags.FLAGS
 # The re-export's resolved config, beside (not over) the training run's config.json.
-EXPORT_CONFIG_FILE = "export_config.json"
+EXPORT_CONFIG_FILE = layout.EXPORT_CONFIG
 
 
 def main(argv) -> None:

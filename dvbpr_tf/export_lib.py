@@ -53,7 +53,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from common import runtime
+from common import layout, runtime
 from common.errors import DataError
 from data import pipeline, registry
 from data.core import RecDataset
@@ -64,9 +64,9 @@ from exports import common as contract_common
 from exports import recommender as contract
 
 # The files of a dvbpr_tf.train workdir a re-export reads.
-CONFIG_FILE = "config.json"
-BEST_DIRNAME = "best"
-CHECKPOINT_DIRNAME = "checkpoints"
+CONFIG_FILE = layout.CONFIG
+BEST_DIRNAME = layout.BEST
+CHECKPOINT_DIRNAME = layout.CHECKPOINTS
 
 _IMAGES = tf.TensorSpec([None, None, None, 3], tf.uint8, name=contract.IMAGES_INPUT)
 _FLOAT_IMAGES = tf.TensorSpec([None, None, None, 3], tf.float32, name=contract.IMAGES_INPUT)

@@ -31,25 +31,36 @@ import time
 
 from absl import app, flags, logging
 
+from common import config_flags, runtime
 from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
-from common import runtime
 from data import flags as data_flags
 from data import registry
 from dvbpr_tf import config as config_lib
 from metrics import flags as protocol_flags
 
 flags.DEFINE_enum("preset", None, sorted(config_lib.PRESETS), "Hyper-parameter preset.")
-flags.DEFINE_integer(
-    "epochs", None, "Training epochs (the preset's, or a baseline's default, if unset)."
+# Overrides of the preset's fields, named as the fields (`DVBPRConfig`'s docstring).
+# --epochs and --seed also override a baseline's (--model=<baseline>).
+DVBPR_FLAGS = config_flags.define_flags(
+    config_lib.DVBPRConfig,
+    (
+        "epochs",
+        "batch_size",
+        "steps_per_epoch",
+        "seed",
+        "learning_rate",
+        "embedding_dim",
+        "strategy",
+        "mixed_precision",
+        "jit_compile",
+    ),
+    help={
+        "epochs": "Training epochs (with --model=<baseline>: unset takes the baseline's default)",
+        "seed": "Seed of init, sampling and dropout (with --model=<baseline>: of its "
+        "initialisation and sampling)",
+    },
+    enums={"strategy": config_lib.STRATEGIES},
 )
-flags.DEFINE_integer("batch_size", None, "Global batch of triplets (preset's if unset).")
-flags.DEFINE_integer("steps_per_epoch", None, "Override the epoch length (demos).")
-flags.DEFINE_integer("seed", None, "Seed of init, sampling and dropout (preset's if unset).")
-flags.DEFINE_float("learning_rate", None, "Adam learning rate (preset's if unset).")
-flags.DEFINE_integer("embedding_dim", None, "K (preset's if unset).")
-flags.DEFINE_enum("strategy", None, list(config_lib.STRATEGIES), "tf.distribute strategy.")
-flags.DEFINE_bool("mixed_precision", None, "float16 (GPU) / bfloat16 (TPU) compute.")
-flags.DEFINE_bool("jit_compile", None, "Compile the train step with XLA.")
 flags.DEFINE_string(
     "model",
     "dvbpr",
@@ -88,23 +99,13 @@ def main(argv):
         return
     options = data_flags.options_from_flags()
     dataset = registry.load(FLAGS.dataset, options)
-    if FLAGS.preset:
-        preset, reason = FLAGS.preset, "--preset"
-    else:
-        preset, reason = config_lib.preset_for(FLAGS.dataset, dataset)
-    sys.stderr.write(f"DVBPR preset {preset!r}: {reason}.\n")
-    config = train_lib.config_with(
-        config_lib.get_preset(preset),
-        epochs=FLAGS.epochs,
-        batch_size=FLAGS.batch_size,
-        steps_per_epoch=FLAGS.steps_per_epoch,
-        seed=FLAGS.seed,
-        learning_rate=FLAGS.learning_rate,
-        embedding_dim=FLAGS.embedding_dim,
-        strategy=FLAGS.strategy,
-        mixed_precision=FLAGS.mixed_precision,
-        jit_compile=FLAGS.jit_compile,
-    )
+    try:
+        config, reason = config_lib.resolve(
+            FLAGS.dataset, dataset, FLAGS.preset, DVBPR_FLAGS.values()
+        )
+    except ValueError as err:
+        raise app.UsageError(str(err)) from err
+    sys.stderr.write(f"DVBPR preset {config.preset!r}: {reason}.\n")
     auc_options = _auc_options()
     os.makedirs(FLAGS.workdir, exist_ok=True)
     runtime.write_config(
@@ -132,9 +133,7 @@ def main(argv):
         sys.exit(1)
     result["wall_seconds"] = time.perf_counter() - t0
     result["workdir"] = FLAGS.workdir
-    runtime.atomic_write_text(
-        os.path.join(FLAGS.workdir, "result.json"), runtime.to_json(result, indent=2) + "\n"
-    )
+    runtime.write_result(FLAGS.workdir, result)
     del result["history"]
     pop, oracle = result["popularity"], result["oracle"]
     summary = f"DVBPR on {dataset.name}: {_test_line(result)}, best epoch {result['best_epoch']}"
@@ -175,11 +174,7 @@ def _train_baseline() -> None:
             f"--model={FLAGS.model!r} is unknown; use dvbpr or one of "
             f"{', '.join(baselines_config.MODELS)}."
         )
-    overrides = protocol_flags.sampling_from_flags()
-    if FLAGS.seed is not None:
-        overrides["seed"] = FLAGS.seed
-    if FLAGS.epochs is not None:
-        overrides["epochs"] = FLAGS.epochs
+    overrides = {**protocol_flags.sampling_from_flags(), **DVBPR_FLAGS.values(("seed", "epochs"))}
     config = baselines_config.get_config(FLAGS.model, grid=FLAGS.grid, **overrides)
     auc_options = _auc_options()
     dataset = registry.load(FLAGS.dataset, data_flags.options_from_flags())

@@ -46,7 +46,6 @@ counter and the model.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -56,7 +55,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from common import runtime
+from common import layout, runtime
 from data import pipeline
 from data.core import DataError, RecDataset
 from data.registry import DataOptions
@@ -152,10 +151,10 @@ class Trainer(TrainerCheckpoints, TrainerEvaluation):
             best_step=self.best_step,
         )
         self.latest = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(self.ckpt_root, "checkpoints"), max_to_keep=2
+            self.checkpoint, os.path.join(self.ckpt_root, layout.CHECKPOINTS), max_to_keep=2
         )
         self.best = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(self.ckpt_root, "best"), max_to_keep=1
+            self.checkpoint, os.path.join(self.ckpt_root, layout.BEST), max_to_keep=1
         )
         self._train_step = None
         self._embed = None
@@ -369,7 +368,7 @@ class Trainer(TrainerCheckpoints, TrainerEvaluation):
             time.perf_counter() - t0,
         )
         if writers:
-            with writers["validation"].as_default(step=step):
+            with writers[layout.VALIDATION_LOGS].as_default(step=step):
                 for key in auc_lib.METRICS:
                     tf.summary.scalar(key, metrics[key])
                 tf.summary.image(
@@ -379,7 +378,7 @@ class Trainer(TrainerCheckpoints, TrainerEvaluation):
                     description="Rows: fixed users. Column 0: the user's held-out validation "
                     "item; columns 1-5: the top-5 recommendations (train items excluded).",
                 )
-            writers["validation"].flush()
+            writers[layout.VALIDATION_LOGS].flush()
         return {
             "epoch": epoch,
             "step": step,
@@ -391,21 +390,21 @@ class Trainer(TrainerCheckpoints, TrainerEvaluation):
             return None
         return {
             name: tf.summary.create_file_writer(os.path.join(self.workdir, name))
-            for name in ("train", "validation")
+            for name in (layout.TRAIN_LOGS, layout.VALIDATION_LOGS)
         }
 
     def _write_train_summaries(self, writers, window, step) -> None:
         now = time.perf_counter()
         if writers and window["steps"]:
             rate = window["steps"] * self.config.batch_size / max(now - window["time"], 1e-9)
-            with writers["train"].as_default(step=step):
+            with writers[layout.TRAIN_LOGS].as_default(step=step):
                 for k, v in window["sums"].items():
                     tf.summary.scalar(k, v / window["steps"])
                 tf.summary.scalar("triplets_per_sec", rate)
         window.update(time=now, steps=0, sums={})
 
     def _history_path(self) -> str:
-        return os.path.join(self.ckpt_root, "history.json")
+        return os.path.join(self.ckpt_root, layout.HISTORY)
 
     def _read_history(self) -> list[dict]:
         try:
@@ -514,7 +513,7 @@ def train_and_evaluate(
             auc_lib.evaluate_true_scores(dataset, "test", options=auc_options, seed=config.seed)
         )
     if export and trainer.is_chief:
-        path = os.path.join(workdir, "export")
+        path = os.path.join(workdir, layout.EXPORT)
         export_lib.export_recommender(
             trainer.model, dataset, config, path, item_emb=item_emb, data_options=data_options
         )
@@ -529,8 +528,3 @@ def train_and_evaluate(
         auc_lib.format_leak(result["leak"]),
     )
     return result
-
-
-def config_with(config: DVBPRConfig, **overrides) -> DVBPRConfig:
-    """`config` with the non-None `overrides` applied."""
-    return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})

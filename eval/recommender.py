@@ -23,7 +23,6 @@ diagnostic. Ends with one JSON line:
 
 from __future__ import annotations
 
-import os
 import time
 
 from absl import app, flags, logging
@@ -82,9 +81,7 @@ def main(argv):
     logging.info("validation %s test %s", result["validation"], result["test"])
     logging.info("Split: %s.", auc_lib.format_leak(result["leak"]))
     if FLAGS.workdir:
-        runtime.atomic_write_text(
-            os.path.join(FLAGS.workdir, "result.json"), runtime.to_json(result, indent=2) + "\n"
-        )
+        runtime.write_result(FLAGS.workdir, result)
     runtime.emit_result(result)
 
 

@@ -9,8 +9,9 @@ Each (dataset, method) is trained with selection on validation
 (`baselines.train_lib.train_baseline`; DVBPR through
 `dvbpr_tf.train_lib.train_and_evaluate`) in `WORKDIR/<dataset>/<method>/`
 and evaluated on test with `metrics.auc`. A finished (dataset, method) keeps
-its `results.json` and is not rerun, and unfinished grids resume point by
-point, so the binary is resumable after a kill.
+its `result.json` (`results.json` in a workdir of an older version) and is
+not rerun, and unfinished grids resume point by point, so the binary is
+resumable after a kill.
 
 Every baseline trains under the paper's protocol (user uniform, negatives
 uniform over all items) unless --negatives / --sampling say otherwise; the

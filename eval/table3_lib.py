@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 
 import numpy as np
@@ -19,7 +18,7 @@ from absl import logging
 
 from baselines import config as bc
 from baselines import train_lib as baseline_lib
-from common import runtime
+from common import layout, runtime
 from data import features as features_lib
 from data import registry
 from data.core import DataError, RecDataset
@@ -180,19 +179,16 @@ def run_dvbpr(
 ) -> dict:
     """DVBPR's row: `dvbpr_tf.train_lib.train_and_evaluate` with the dataset's preset.
 
-    The preset is the one `python -m dvbpr_tf.train` picks without --preset
-    (`dvbpr_tf.config.preset_for`: the dataset, the machine's accelerators,
-    the images' size), so the row matches a DVBPR run of the same dataset.
+    The config comes the way `python -m dvbpr_tf.train` makes it without
+    --preset (`dvbpr_tf.config.resolve`: the preset from the dataset, the
+    machine's accelerators and the images' size; --dvbpr_epochs as its
+    --epochs), so the row matches a DVBPR run of the same dataset.
     """
-    import dataclasses
-
     from dvbpr_tf import config as dvbpr_config
     from dvbpr_tf import train_lib
 
-    preset, reason = dvbpr_config.preset_for(dataset_name, ds)
-    config = dvbpr_config.get_preset(preset)
-    if epochs is not None:
-        config = dataclasses.replace(config, epochs=epochs)
+    overrides = {} if epochs is None else {"epochs": epochs}
+    config, reason = dvbpr_config.resolve(dataset_name, ds, overrides=overrides)
     runtime.write_config(workdir, dict(dvbpr=config, preset_reason=reason, auc=auc_options))
     out = train_lib.train_and_evaluate(
         config, ds, workdir, export=False, baselines=False, auc_options=auc_options
@@ -200,9 +196,7 @@ def run_dvbpr(
     result = {k: out[k] for k in ("test", "validation", "leak", "protocol")}
     result.update(model="dvbpr", dataset=ds.name)
     result["hparams"] = dict(preset=config.preset, preset_reason=reason, epochs=config.epochs)
-    runtime.atomic_write_text(
-        os.path.join(workdir, "results.json"), runtime.to_json(result, indent=2) + "\n"
-    )
+    runtime.write_result(workdir, result)
     return result
 
 
@@ -212,17 +206,22 @@ def dvbpr_from_workdir(
     """DVBPR's row from a finished `dvbpr_tf.train` run, checked against `dataset`.
 
     Raises:
-      DataError: no result.json there, one for another dataset, or one whose
-        AUCs were defined otherwise (older runs without warm AUC included).
+      DataError: no result.json there, one of a baseline or of another
+        dataset, or one whose AUCs were defined otherwise (older runs without
+        warm AUC included).
     """
-    path = os.path.join(train_workdir, "result.json")
-    if not os.path.exists(path):
+    trained = layout.read_result(train_workdir)
+    if trained is None:
         raise DataError(
-            f"--dvbpr_from={train_workdir}: no result.json (the last line `dvbpr_tf.train` "
+            f"--dvbpr_from={train_workdir}: no {layout.RESULT} (the last line `dvbpr_tf.train` "
             "writes when it finishes); finish that run or drop the flag to train DVBPR here."
         )
-    with open(path) as f:
-        trained = json.load(f)
+    if trained.get("model", "dvbpr") != "dvbpr":
+        # Baseline runs of `dvbpr_tf.train --model=...` write the same file name.
+        raise DataError(
+            f"--dvbpr_from={train_workdir} is a {trained['model']!r} run, not a DVBPR one: "
+            "pass the workdir of a `dvbpr_tf.train` run without --model."
+        )
     if trained.get("dataset") != dataset.name:
         raise DataError(
             f"--dvbpr_from={train_workdir} was trained on {trained.get('dataset')!r}, "
@@ -309,10 +308,10 @@ def run_table(
         notes.append(f"{name}: {auc_lib.format_leak(auc_lib.leak_diagnostic(ds, 'test'))}.")
         for model in models:
             sub = os.path.join(workdir, *name.split("/"), model)
-            done = os.path.join(sub, "results.json")
+            # A finished cell of an older workdir has the old name (layout.OLD_RESULT).
+            done = layout.result_path(sub)
             if os.path.exists(done):
-                with open(done) as f:
-                    results[name][model] = json.load(f)
+                results[name][model] = layout.read_result(sub)
                 expected = (
                     {k: protocol[k] for k in ("cold_threshold", "sampled_auc")}
                     if model == "dvbpr"

@@ -50,30 +50,29 @@ import sys
 
 from absl import app, flags
 
-from common import runtime
+from common import config_flags, runtime
 from design import flags as design_flags
 from eval.table4_config import SELECTIONS, Table4Config
 from eval.table4_lib import run_table4
 
 # --recommender, --gan, --workdir (alias of --out), --preset, --restarts, --steps,
-# --learning_rate, --eta, --top_k, --seed and the data flags are design's.
-flags.DEFINE_integer("trials", 1000, "Trials (user, category of the user's test item).")
-flags.DEFINE_list("etas", ["0", "0.1", "0.3", "1", "3", "10"], "Etas of the Fig. 3 sweep.")
-flags.DEFINE_integer("sweep_trials", 100, "Trials of the Fig. 3 sweep (0 skips it).")
-flags.DEFINE_enum("selection", "sample", list(SELECTIONS), "delta-hat's k images: eq. 11 or best.")
-flags.DEFINE_integer("query_batch", 16, "Queries optimised together.")
-flags.DEFINE_integer("classifier_epochs", 5, "Epochs of the dataset category classifier.")
-flags.DEFINE_integer("quality_splits", 10, "Splits of the classifier score.")
-flags.DEFINE_bool(
-    "imagenet",
-    True,
-    "Also score quality with ImageNet EfficientNet-Lite0, and compute FID and precision/recall "
-    "on its features (else on the dataset classifier's).",
-)
-flags.DEFINE_integer(
-    "imagenet_max_images",
-    1000,
-    "Images per source scored by EfficientNet-Lite0 and the field metrics (0: all).",
+# --learning_rate, --eta, --top_k, --seed and the data flags are design's; these
+# are `Table4Config`'s fields (its docstring), with its defaults.
+TABLE4_FLAGS = config_flags.define_flags(
+    Table4Config,
+    (
+        "trials",
+        "etas",
+        "sweep_trials",
+        "selection",
+        "query_batch",
+        "classifier_epochs",
+        "quality_splits",
+        "imagenet",
+        "imagenet_max_images",
+    ),
+    defaults=Table4Config(),
+    enums={"selection": SELECTIONS},
 )
 
 FLAGS = flags.FLAGS
@@ -82,25 +81,9 @@ FLAGS = flags.FLAGS
 def main(argv) -> None:
     del argv
     design_flags.exit_on_data_error(lambda: design_flags.require(("recommender", "gan", "out")))
-    try:
-        etas = tuple(float(e) for e in FLAGS.etas)
-    except ValueError:
-        sys.stderr.write(f"error: --etas must be comma-separated numbers, got {FLAGS.etas}.\n")
-        sys.exit(2)
     design = design_flags.config_from_flags()
-    config = Table4Config(
-        trials=FLAGS.trials,
-        eta=design.eta,
-        etas=etas,
-        sweep_trials=FLAGS.sweep_trials,
-        selection=FLAGS.selection,
-        query_batch=FLAGS.query_batch,
-        classifier_epochs=FLAGS.classifier_epochs,
-        quality_splits=FLAGS.quality_splits,
-        imagenet=FLAGS.imagenet,
-        imagenet_max_images=FLAGS.imagenet_max_images,
-        seed=design.seed,
-        design=design,
+    config = config_flags.resolve(
+        Table4Config(eta=design.eta, seed=design.seed, design=design), TABLE4_FLAGS.values()
     )
     workdir = FLAGS.out
     dataset = design_flags.dataset_from_flags()

@@ -16,11 +16,12 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from common import layout
 from common.errors import DataError
 
 SAVED_MODEL_FILE = "saved_model.pb"
 # The folder a training run writes its export into (WORKDIR/export).
-EXPORT_DIRNAME = "export"
+EXPORT_DIRNAME = layout.EXPORT
 
 
 def resolve_export_dir(path: str | None, *, what: str, flag: str, producer: str) -> str:

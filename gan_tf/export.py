@@ -19,14 +19,14 @@ import time
 from absl import app, flags
 
 from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
-from common import runtime
+from common import layout, runtime
 from common.errors import DataError
 
 flags.mark_flag_as_required("workdir")
 
 FLAGS = flags.FLAGS
 # The re-export's resolved config, beside (not over) the training run's config.json.
-EXPORT_CONFIG_FILE = "export_config.json"
+EXPORT_CONFIG_FILE = layout.EXPORT_CONFIG
 
 
 def main(argv) -> None:
@@ -40,9 +40,7 @@ def main(argv) -> None:
     t0 = time.perf_counter()
     try:
         config = train_lib.load_config(FLAGS.workdir)
-        checkpoint = tf.train.latest_checkpoint(
-            os.path.join(FLAGS.workdir, train_lib.CHECKPOINT_DIRNAME)
-        )
+        checkpoint = tf.train.latest_checkpoint(os.path.join(FLAGS.workdir, layout.CHECKPOINTS))
         runtime.write_config(
             FLAGS.workdir,
             {"workdir": FLAGS.workdir, "checkpoint": checkpoint, "gan": config},

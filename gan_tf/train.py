@@ -10,12 +10,10 @@ export/ (the SavedModel of gan_tf/export_lib.py); ends with one JSON line.
 
 from __future__ import annotations
 
-import dataclasses
-
 from absl import app, flags, logging
 
+from common import config_flags, runtime
 from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
-from common import runtime
 from data import flags as data_flags
 from data import registry
 from gan_tf import config as gan_config
@@ -27,33 +25,32 @@ flags.DEFINE_string(
     f"GAN preset ({', '.join(gan_config.PRESETS)}); empty: the CPU-sized preset of "
     "--resolution (paper128 at 128).",
 )
-flags.DEFINE_integer(
-    "resolution", 0, "32, 64 or 128; 0: the dataset's image size when it is one of these, else 64."
+# Overrides of the preset's fields, named as the fields (`GANConfig`'s docstring).
+# --resolution chooses the preset (without --preset) rather than overriding it.
+GAN_FLAGS = config_flags.define_flags(
+    gan_config.GANConfig,
+    (
+        "resolution",
+        "channels",
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "seed",
+        "g_upsample",
+        "d_condition_layers",
+        "d_batch_norm",
+    ),
+    defaults={"resolution": 0, "channels": 0, "seed": 0},
+    help={
+        "resolution": "32, 64 or 128; 0: the dataset's image size when it is one of these, else 64",
+        "channels": "1 or 3; 0: 1 when the dataset's images are grey, else 3",
+    },
+    enums={
+        "g_upsample": gan_config.G_UPSAMPLE_MODES,
+        "d_batch_norm": gan_config.D_BATCH_NORM_MODES,
+    },
 )
-flags.DEFINE_integer("channels", 0, "1 or 3; 0: 1 when the dataset's images are grey, else 3.")
-flags.DEFINE_integer("epochs", None, "Passes over the labelled items (preset default if unset).")
-flags.DEFINE_integer("batch_size", None, "Images per step (preset default: 64, the paper's).")
-flags.DEFINE_float("learning_rate", None, "Adam learning rate (preset default if unset).")
-flags.DEFINE_integer("seed", 0, "Seeds weights, z, batch order and the sample grid.")
 flags.DEFINE_integer("max_steps", None, "Stop after this many steps in total (overrides epochs).")
-flags.DEFINE_enum(
-    "g_upsample",
-    None,
-    list(gan_config.G_UPSAMPLE_MODES),
-    "G's doubling: transpose (the release) or resize (nearest + conv); preset's if unset.",
-)
-flags.DEFINE_integer(
-    "d_condition_layers",
-    None,
-    "D layers whose input gets the tiled one-hot category (the release: every conv); preset's "
-    "if unset.",
-)
-flags.DEFINE_enum(
-    "d_batch_norm",
-    None,
-    list(gan_config.D_BATCH_NORM_MODES),
-    "D's batch norm over real and fake: separate (the release) or joint; preset's if unset.",
-)
 flags.mark_flag_as_required("workdir")
 
 FLAGS = flags.FLAGS
@@ -74,17 +71,10 @@ def main(argv) -> None:
         config = gan_config.preset(FLAGS.preset)
     else:
         config = gan_config.preset_for_resolution(_resolution(ds))
-    overrides = {
-        "channels": FLAGS.channels or (1 if train_lib.grey_images(ds) else 3),
-        "seed": FLAGS.seed,
-        "epochs": FLAGS.epochs,
-        "batch_size": FLAGS.batch_size,
-        "learning_rate": FLAGS.learning_rate,
-        "g_upsample": FLAGS.g_upsample,
-        "d_condition_layers": FLAGS.d_condition_layers,
-        "d_batch_norm": FLAGS.d_batch_norm,
-    }
-    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    overrides = GAN_FLAGS.values()
+    overrides.pop("resolution", None)  # it chose the preset (or --preset did)
+    overrides["channels"] = FLAGS.channels or (1 if train_lib.grey_images(ds) else 3)
+    config = config_flags.resolve(config, overrides)
     config = train_lib.config_for_dataset(config, ds)
     train_lib.check_resumable(FLAGS.workdir, config)
     runtime.write_config(FLAGS.workdir, config)

@@ -37,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from common import runtime
+from common import layout, runtime
 from common.images import tf_to_uint8
 from data import pipeline
 from data.core import DataError, RecDataset
@@ -46,9 +46,6 @@ from exports import gan as gan_contract
 from gan_tf import export_lib, losses, networks
 from gan_tf.config import GANConfig
 
-CHECKPOINT_DIRNAME = "checkpoints"
-TENSORBOARD_DIRNAME = "tensorboard"
-SAMPLES_FILE = "samples.png"
 # Fields that may change between a run and its resumption; every other field
 # must match the checkpoint's run (architecture, data, optimiser).
 _RESUMABLE_FIELDS = ("epochs", "log_every_steps", "checkpoint_every_seconds")
@@ -301,9 +298,9 @@ def check_resumable(workdir: str, config: GANConfig) -> None:
       ValueError: config.json in `workdir` differs in a field that the
         checkpoints depend on (the message lists them).
     """
-    path = os.path.join(workdir, "config.json")
+    path = os.path.join(workdir, layout.CONFIG)
     if not os.path.exists(path) or not tf.train.latest_checkpoint(
-        os.path.join(workdir, CHECKPOINT_DIRNAME)
+        os.path.join(workdir, layout.CHECKPOINTS)
     ):
         return
     old, predated = _read_config_json(path)
@@ -378,13 +375,13 @@ def train_and_export(
     total = config.epochs * per_epoch if max_steps is None else max_steps
     trainer = Trainer(config)
     manager = tf.train.CheckpointManager(
-        trainer.checkpoint, os.path.join(workdir, CHECKPOINT_DIRNAME), max_to_keep=2
+        trainer.checkpoint, os.path.join(workdir, layout.CHECKPOINTS), max_to_keep=2
     )
     if manager.latest_checkpoint:
         trainer.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         logging.info("Resumed from %s at step %d", manager.latest_checkpoint, trainer.step.numpy())
     start = int(trainer.step.numpy())
-    writer = tf.summary.create_file_writer(os.path.join(workdir, TENSORBOARD_DIRNAME))
+    writer = tf.summary.create_file_writer(os.path.join(workdir, layout.TENSORBOARD))
     fixed_z, fixed_c = fixed_samples_inputs(config)
     store = pipeline.ImageStore(ds.images, config.resolution, config.channels)
     batches = pipeline.gan_dataset(
@@ -431,7 +428,7 @@ def train_and_export(
             manager.save(checkpoint_number=step)
             last_save = time.perf_counter()
     writer.flush()
-    if step == start and not os.path.exists(os.path.join(workdir, SAMPLES_FILE)):
+    if step == start and not os.path.exists(os.path.join(workdir, layout.SAMPLES)):
         _write_samples(trainer, config, fixed_z, fixed_c, writer, workdir, step)
     seconds = progress.elapsed
     path = export_path or os.path.join(workdir, export_paths.EXPORT_DIRNAME)
@@ -460,7 +457,9 @@ def _write_samples(trainer, config, fixed_z, fixed_c, writer, workdir, step) -> 
             grid = image_grid(images[k * n : (k + 1) * n], rows=1)
             tf.summary.image(f"samples/{k}_{name}", grid[None])
     grid = image_grid(images, rows=config.num_categories)
-    runtime.atomic_write_bytes(os.path.join(workdir, SAMPLES_FILE), tf.io.encode_png(grid).numpy())
+    runtime.atomic_write_bytes(
+        os.path.join(workdir, layout.SAMPLES), tf.io.encode_png(grid).numpy()
+    )
 
 
 def load_config(workdir: str) -> GANConfig:
@@ -470,9 +469,9 @@ def load_config(workdir: str) -> GANConfig:
     (`_FIELDS_BEFORE_THEY_EXISTED`), so an old workdir re-exports the D it
     trained.
     """
-    path = os.path.join(workdir, "config.json")
+    path = os.path.join(workdir, layout.CONFIG)
     if not os.path.exists(path):
-        raise DataError(f"No config.json in --workdir={workdir}; is it a gan_tf.train workdir?")
+        raise DataError(f"No {layout.CONFIG} in --workdir={workdir}; is it a gan_tf.train workdir?")
     fields, _ = _read_config_json(path)
     for k in ("category_names", "g_widths", "d_widths"):
         fields[k] = tuple(fields[k])
@@ -486,9 +485,9 @@ def export_from_checkpoint(workdir: str, export_path: str | None = None) -> str:
       DataError: no config.json or no checkpoint in `workdir`.
     """
     config = load_config(workdir)
-    latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIRNAME))
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, layout.CHECKPOINTS))
     if not latest:
-        raise DataError(f"No checkpoint in {workdir}/{CHECKPOINT_DIRNAME}; train first.")
+        raise DataError(f"No checkpoint in {workdir}/{layout.CHECKPOINTS}; train first.")
     trainer = Trainer(config)
     trainer.checkpoint.restore(latest).assert_existing_objects_matched()
     return export_lib.export_gan(

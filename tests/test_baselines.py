@@ -340,7 +340,7 @@ def test_untrained_baselines(tmp_path):
     assert pop["test"]["auc"] == pytest.approx(auc_lib.evaluate_popularity(ds, "test")["auc"])
     rand = train_lib.train_baseline(bc.get_config("rand"), ds, str(tmp_path / "rand"))
     assert abs(rand["test"]["auc"] - 0.5) < 0.06
-    assert json.load(open(tmp_path / "rand" / "results.json"))["model"] == "rand"
+    assert json.load(open(tmp_path / "rand" / "result.json"))["model"] == "rand"
     with pytest.raises(ValueError, match="needs visual features"):
         train_lib.train_baseline(bc.get_config("visrank"), ds, str(tmp_path / "vis"))
 

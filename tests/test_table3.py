@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
@@ -70,7 +71,7 @@ def test_run_table_rows_files_and_resume(tmp_path, tiny, monkeypatch):
         cold_threshold=5,
         sampled_auc="uniform",
     )
-    bprmf = json.load(open(f"{workdir}/{DATASET}/bprmf/results.json"))
+    bprmf = json.load(open(f"{workdir}/{DATASET}/bprmf/result.json"))
     assert bprmf["protocol"] == out["protocol"]
 
     # DVBPR's entries come from the reused run; the improvements are the paper's.
@@ -100,6 +101,13 @@ def test_run_table_rows_files_and_resume(tmp_path, tiny, monkeypatch):
         [DATASET], MODELS, workdir, grid="none", epochs=5, dvbpr_from=dvbpr_dir
     )
     assert again["rows"] == out["rows"]
+    # So does a workdir of an older version, whose cells wrote results.json.
+    cell = f"{workdir}/{DATASET}/bprmf"
+    os.rename(f"{cell}/result.json", f"{cell}/results.json")
+    again = table3_lib.run_table(
+        [DATASET], MODELS, workdir, grid="none", epochs=5, dvbpr_from=dvbpr_dir
+    )
+    assert again["rows"] == out["rows"]
     # ... but not under another protocol: it says so instead of mixing protocols.
     with pytest.raises(DataError, match="protocol"):
         table3_lib.run_table(
@@ -123,6 +131,11 @@ def test_run_table_rejects_bad_input(tmp_path, tiny):
     other = _fake_dvbpr_run(tmp_path / "other", "fashion_mnist_users", 0.8, 0.7)
     with pytest.raises(DataError, match="trained on 'fashion_mnist_users'"):
         table3_lib.run_table([DATASET], ["dvbpr"], str(tmp_path / "c"), dvbpr_from=other)
+    baseline = _fake_dvbpr_run(tmp_path / "baseline", DATASET, 0.8, 0.7)
+    result = json.loads(open(f"{baseline}/result.json").read())
+    open(f"{baseline}/result.json", "w").write(json.dumps({**result, "model": "bprmf"}))
+    with pytest.raises(DataError, match="is a 'bprmf' run, not a DVBPR one"):
+        table3_lib.run_table([DATASET], ["dvbpr"], str(tmp_path / "f"), dvbpr_from=baseline)
     stale = _fake_dvbpr_run(tmp_path / "stale", DATASET, 0.8, 0.7, cold_threshold=6)
     with pytest.raises(DataError, match="rerun its `dvbpr_tf.train`"):
         table3_lib.run_table([DATASET], ["dvbpr"], str(tmp_path / "e"), dvbpr_from=stale)
