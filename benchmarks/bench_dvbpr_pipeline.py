@@ -23,7 +23,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from common import runtime
-from data import pipeline
+from data import image_store
 from data.core import ItemImages
 from dvbpr_tf import benchmark, train_lib
 from dvbpr_tf import config as config_lib
@@ -57,11 +57,11 @@ def main(argv):
     base = benchmark.random_dataset(200, FLAGS.num_items, 8)
     ds = dataclasses.replace(base, images=ItemImages(encoded=jpeg_catalogue(FLAGS.num_items)))
     trainer = train_lib.Trainer(config, ds, "/tmp/bench_dvbpr_pipeline_unused")
-    trainer.store = pipeline.ImageStore(ds.images, config.image_size, decoded_budget_bytes=0)
+    trainer.store = image_store.ImageStore(ds.images, config.image_size, decoded_budget_bytes=0)
     assert trainer.store.mode == "encoded"
     jpeg_iter = trainer.make_iterator(0)
     cache_dir = tempfile.TemporaryDirectory(prefix="bench_dvbpr_pipeline_")
-    trainer.store = pipeline.ImageStore(
+    trainer.store = image_store.ImageStore(
         ds.images, config.image_size, decoded_budget_bytes=0, cache_dir=cache_dir.name
     )
     cached_iter = trainer.make_iterator(0)

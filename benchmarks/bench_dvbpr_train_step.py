@@ -33,7 +33,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from common import runtime
-from data import pipeline
+from data import preprocess
 from dvbpr_tf import benchmark, models, train_lib
 from dvbpr_tf import config as config_lib
 
@@ -75,7 +75,7 @@ def plain_keras_step(config, batch, num_users: int):
     def step(b):
         with tf.GradientTape() as tape:
             images = tf.concat([b[k] for k in IMAGES], 0)  # uint8, as ours gets them.
-            images = pipeline.preprocess_images(images, config.image_size)
+            images = preprocess.preprocess_images(images, config.image_size)
             pos, neg = tf.split(net(images, training=True), 2)
             theta_u = tf.gather(theta, b["user"])
             loss = tf.reduce_mean(tf.nn.softplus(-tf.reduce_sum(theta_u * (pos - neg), -1)))

@@ -353,7 +353,7 @@ def child_pipeline(paths: Paths) -> dict:
     """The training input pipeline alone, and the matmul roofline of the step."""
     import tensorflow as tf
 
-    from data import pipeline, registry
+    from data import image_store, pipeline, registry
     from data.registry import DataOptions
     from dvbpr_tf import benchmark, models
     from dvbpr_tf import config as config_lib
@@ -364,7 +364,7 @@ def child_pipeline(paths: Paths) -> dict:
         FLAGS.dataset_size, DataOptions(data_dir=paths.data_dir, manual_dir=paths.manual)
     )
     start = time.perf_counter()
-    store = pipeline.ImageStore(ds.images, config.image_size)
+    store = image_store.ImageStore(ds.images, config.image_size)
     store_s = time.perf_counter() - start
     dataset = pipeline.triplet_dataset(ds, config.image_size, batch, config.seed, store=store)
     iterator = iter(dataset)

@@ -48,7 +48,7 @@ from absl import app, flags, logging
 from PIL import Image
 
 from common.runtime import Progress, emit_result, write_config
-from data import pipeline
+from data import image_store, pipeline
 from data.core import ItemImages, RecDataset, as_str_ids, sort_rows
 
 flags.DEFINE_integer("num_items", 2000, "Catalogue size (JPEG images).")
@@ -248,12 +248,14 @@ def main(argv):
 
     with tempfile.TemporaryDirectory(prefix="bench_triplet_cache_") as cache_dir:
         start = time.perf_counter()
-        cached = pipeline.ImageStore(ds.images, size, decoded_budget_bytes=0, cache_dir=cache_dir)
+        cached = image_store.ImageStore(
+            ds.images, size, decoded_budget_bytes=0, cache_dir=cache_dir
+        )
         cached_once_s = time.perf_counter() - start
         start = time.perf_counter()
-        decoded = pipeline.ImageStore(ds.images, size, decoded_budget_bytes=1 << 40)
+        decoded = image_store.ImageStore(ds.images, size, decoded_budget_bytes=1 << 40)
         decoded_once_s = time.perf_counter() - start
-        on_the_fly = pipeline.ImageStore(ds.images, size, decoded_budget_bytes=0)
+        on_the_fly = image_store.ImageStore(ds.images, size, decoded_budget_bytes=0)
         assert (cached.mode, decoded.mode, on_the_fly.mode) == ("cached", "decoded", "encoded")
         paths = {
             "release": None,

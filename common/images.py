@@ -11,7 +11,7 @@ Float -> uint8 always clips, then rounds half to even (np.round and
 tf.round agree), so the NumPy and TF versions give the same bytes.
 
 Deliberately not here: RGB -> grey (BT.601 luma) has one definition,
-inside `data.pipeline.resize_uint8` (it is applied to the resized float
+inside `data.preprocess.resize_uint8` (it is applied to the resized float
 pixels before rounding); EfficientNet-Lite's own (x - 127) / 128 input
 is a layer of that network (`metrics.efficientnet_lite`), fed this
 module's [-1, 1].

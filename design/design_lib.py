@@ -19,7 +19,7 @@ import tensorflow as tf
 from absl import logging
 
 from common import runtime
-from data import pipeline, registry
+from data import image_store, registry
 from data.core import DataError, RecDataset
 from design import report
 from design.config import DesignConfig
@@ -64,7 +64,7 @@ def item_images(ds: RecDataset, items, image_size: int) -> np.ndarray:
     """uint8 [..., S, S, 3] images of `items` (any shape), decoded on demand."""
     items = np.asarray(items, np.int64)
     # A zero budget: decode only the asked items, not the whole catalogue.
-    store = pipeline.ImageStore(ds.images, image_size, 3, decoded_budget_bytes=0)
+    store = image_store.ImageStore(ds.images, image_size, 3, decoded_budget_bytes=0)
     flat = store.lookup_uint8(tf.constant(items.reshape(-1))).numpy()
     return flat.reshape(items.shape + flat.shape[1:])
 

@@ -34,7 +34,7 @@ import tensorflow as tf
 from absl import logging
 
 from common.images import tf_grey_to_rgb, to_unit_range
-from data import pipeline
+from data import preprocess
 from data.core import DataError
 from design.config import DesignConfig
 from design.ops import nearest_upscale, sample_without_replacement
@@ -334,7 +334,7 @@ class Designer(Retrieval):
     def downscale(self, images_uint8: np.ndarray) -> np.ndarray:
         """nabla: uint8 [N, H, W, 3] -> float32 [N, R, R, C] in [-1, 1], as the GAN saw its data.
 
-        The GAN's training images went through `data.pipeline`
+        The GAN's training images went through `data.preprocess`
         (antialiased bilinear resize, BT.601 grey when C = 1); queries go
         through the same.
         """
@@ -343,7 +343,7 @@ class Designer(Retrieval):
             raise ValueError(
                 f"Query images must be uint8 [N, H, W, 3], got {images.dtype} {images.shape}."
             )
-        small = pipeline.resize_uint8(
+        small = preprocess.resize_uint8(
             tf.constant(images), self.gan.resolution, self.gan.channels
         ).numpy()
         return to_unit_range(small)

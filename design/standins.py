@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.images import tf_to_uint8
-from data import pipeline
+from data import preprocess
 from exports import gan as gan_contract
 
 
@@ -144,7 +144,7 @@ class StandInRecommender(tf.Module):
         emb = np.concatenate(
             [
                 self.phi(
-                    pipeline.preprocess_images(tf.constant(item_images[i : i + 256]), s)
+                    preprocess.preprocess_images(tf.constant(item_images[i : i + 256]), s)
                 ).numpy()
                 for i in range(0, len(item_images), 256)
             ]
@@ -178,7 +178,7 @@ class StandInRecommender(tf.Module):
         return self.phi(images, training=False)
 
     def _uint8(self, images):
-        return self.phi(pipeline.preprocess_images(images, self.size), training=False)
+        return self.phi(preprocess.preprocess_images(images, self.size), training=False)
 
     def _user(self, user_ids):
         return tf.gather(self.theta, user_ids)

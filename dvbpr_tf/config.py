@@ -73,7 +73,7 @@ class DVBPRConfig:
     Attributes:
       preset: name of the preset this config started from.
       image_size: side S of the square network input; images are resized
-        to SxS and scaled to [-1, 1] by `data.pipeline.preprocess_images`.
+        to SxS and scaled to [-1, 1] by `data.preprocess.preprocess_images`.
       conv_filters: output channels of conv1..conv5.
       conv_kernels: square kernel sizes of conv1..conv5.
       conv_strides: strides of conv1..conv5.

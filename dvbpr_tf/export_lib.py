@@ -9,7 +9,7 @@
 
 Signatures (also in `loaded.signatures`, returning dicts):
   item_embedding(images uint8 [N, H, W, 3]) -> embedding float32 [N, K]:
-    Phi(X), preprocessing (`data.pipeline.preprocess_images`: resize to S x
+    Phi(X), preprocessing (`data.preprocess.preprocess_images`: resize to S x
     S, scale to [-1, 1]) inside the graph.
   item_embedding_float(images float32 [N, S, S, 3] in [-1, 1]) -> embedding
     float32 [N, K]: Phi on already preprocessed images, no resize; the
@@ -55,7 +55,7 @@ from absl import logging
 
 from common import layout, runtime
 from common.errors import DataError
-from data import pipeline, registry
+from data import pipeline, preprocess, registry
 from data.core import RecDataset
 from data.registry import DataOptions
 from dvbpr_tf.config import DVBPRConfig
@@ -119,7 +119,7 @@ class DVBPRExport(tf.Module):
     # Plain helpers shared by the signatures (a signature must not call another).
 
     def _phi(self, images):
-        x = pipeline.preprocess_images(images, self.config_image_size)
+        x = preprocess.preprocess_images(images, self.config_image_size)
         return tf.cast(self.phi(x), tf.float32)
 
     def _phi_float(self, images):

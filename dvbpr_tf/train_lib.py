@@ -56,7 +56,7 @@ import tensorflow as tf
 from absl import logging
 
 from common import layout, runtime
-from data import pipeline
+from data import image_store, pipeline, preprocess
 from data.core import DataError, RecDataset
 from data.registry import DataOptions
 from dvbpr_tf import distribute, export_lib, losses, models, optim, train_eval
@@ -81,7 +81,7 @@ class Trainer(TrainerCheckpoints, TrainerEvaluation):
       auc_options: the metric definitions of every evaluation
         (`metrics.auc.AUCOptions()` when None).
       image_cache_dir: where a catalogue too large to hold decoded is
-        decoded once into a memory-mapped file (`pipeline.ImageStore`'s
+        decoded once into a memory-mapped file (`image_store.ImageStore`'s
         "cached" mode); None decodes its JPEGs per lookup.
     """
 
@@ -123,8 +123,8 @@ class Trainer(TrainerCheckpoints, TrainerEvaluation):
         self.eval_every = train_eval.eval_interval(config, dataset, self.steps_per_epoch)
         keras.utils.set_random_seed(config.seed)
         # The image store is built outside the strategy scope: its variables
-        # stay single host-side copies (data.pipeline).
-        self.store = pipeline.ImageStore(
+        # stay single host-side copies (data.image_store).
+        self.store = image_store.ImageStore(
             dataset.images, config.image_size, cache_dir=image_cache_dir
         )
         with self.strategy.scope():
@@ -224,10 +224,10 @@ class Trainer(TrainerCheckpoints, TrainerEvaluation):
         )
         noise = models.dropout_noise(config, seed, 2 * config.batch_size, rows)
         # The pipeline delivers uint8 at S x S; this is the scaling of
-        # `pipeline.preprocess_images` (the same ops, so the same floats).
+        # `preprocess.preprocess_images` (the same ops, so the same floats).
         batch = dict(batch)
         for key in ("pos_image", "neg_image"):
-            batch[key] = pipeline.preprocess_images(batch[key], config.image_size)
+            batch[key] = preprocess.preprocess_images(batch[key], config.image_size)
 
         def compute(batch, noise):
             with tf.GradientTape() as tape:
@@ -451,7 +451,7 @@ def train_and_evaluate(
       auc_options: the metric definitions (`metrics.auc.AUCOptions()` if None).
       image_cache_dir: where a catalogue too large to hold decoded in memory
         is decoded once, at the model's size, into a memory-mapped file
-        (`data.pipeline.ImageStore`'s "cached" mode); None decodes JPEGs per
+        (`data.image_store.ImageStore`'s "cached" mode); None decodes JPEGs per
         lookup.
       data_options: the options `dataset` was loaded with, recorded in the
         export's catalogue.json.

@@ -13,7 +13,7 @@ import tensorflow as tf
 from absl import logging
 
 from common.images import tf_to_unit_range, to_unit_range
-from data import pipeline
+from data import image_store
 from data.core import DataError, RecDataset
 from metrics.quality import CategoryClassifier, build_category_classifier, predict_probs
 
@@ -27,7 +27,7 @@ def real_images(
     """
     if ds.images is None:
         raise DataError(f"Dataset {ds.name} has no item images.")
-    store = pipeline.ImageStore(ds.images, image_size, channels)
+    store = image_store.ImageStore(ds.images, image_size, channels)
     items = np.asarray(items, np.int64)
     chunks = [
         store.lookup_uint8(tf.constant(items[i : i + batch_size])).numpy()

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import runtime
-from data import pipeline
+from data import image_store
 from data.core import DataError, RecDataset
 from exports.recommender import LoadedEmbedder, load_embedder
 from metrics import auc as auc_lib
@@ -35,7 +35,7 @@ def embed_with_export(loaded: LoadedEmbedder, ds: RecDataset, batch_size: int = 
     if not ds.has_images:
         raise DataError(f"Dataset {ds.name} has no images; the export embeds items from images.")
     loaded.check_dataset(ds)
-    store = pipeline.ImageStore(ds.images, loaded.image_size)
+    store = image_store.ImageStore(ds.images, loaded.image_size)
     items = (
         tf.data.Dataset.range(ds.num_items)
         .batch(batch_size)

@@ -39,7 +39,7 @@ from absl import logging
 
 from common import layout, runtime
 from common.images import tf_to_uint8
-from data import pipeline
+from data import image_store, pipeline
 from data.core import DataError, RecDataset
 from exports import common as export_paths
 from exports import gan as gan_contract
@@ -383,7 +383,7 @@ def train_and_export(
     start = int(trainer.step.numpy())
     writer = tf.summary.create_file_writer(os.path.join(workdir, layout.TENSORBOARD))
     fixed_z, fixed_c = fixed_samples_inputs(config)
-    store = pipeline.ImageStore(ds.images, config.resolution, config.channels)
+    store = image_store.ImageStore(ds.images, config.resolution, config.channels)
     batches = pipeline.gan_dataset(
         ds,
         config.resolution,

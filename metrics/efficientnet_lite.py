@@ -1,7 +1,7 @@
 """EfficientNet-Lite0 (ImageNet) rebuilt in Keras 3, loaded offline with pickle + NumPy.
 
     model = efficientnet_lite.build_model()                # pre-trained weights
-    out = model(data.pipeline.preprocess_images(uint8_images, 224))
+    out = model(data.preprocess.preprocess_images(uint8_images, 224))
     out["features"]   # [B, 1280] float32 pooled features (the visual features)
     out["logits"]     # [B, 1000] float32 ImageNet logits
 
@@ -18,7 +18,7 @@ a 1000-way linear classifier; batch norm with epsilon 1e-3. Convolutions
 use TensorFlow's "same" padding, which is what the PyTorch port reproduces
 with its explicit asymmetric padding, so the two agree to float precision.
 
-Input: the project's one preprocessing (`data.pipeline.preprocess_images`,
+Input: the project's one preprocessing (`data.preprocess.preprocess_images`,
 [-1, 1] as (x - 127.5) / 127.5); the model maps it to the (x - 127) / 128
 that the Lite checkpoints were trained with.
 """

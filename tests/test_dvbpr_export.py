@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 from test_dvbpr_data import TINY, red_blue_dataset
 
-from data import pipeline
+from data import preprocess
 from dvbpr_tf import export_lib, models
 from eval import recommender_lib as recommender
 from metrics import auc as auc_lib
@@ -75,7 +75,7 @@ def test_export_reloads_without_project_code_and_matches_the_model(tmp_path):
 
     users = np.array([0, 5, 21, 39, 5], np.int32)
     images = ds.images.pixels[:7]  # 40x40: the export resizes to 32x32 itself
-    preprocessed = pipeline.preprocess_images(images, TINY.image_size).numpy()
+    preprocessed = preprocess.preprocess_images(images, TINY.image_size).numpy()
     np.savez(tmp_path / "inputs.npz", users=users, images=images, preprocessed=preprocessed)
     subprocess.run(
         [

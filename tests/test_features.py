@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data import features, pipeline
+from data import features, preprocess
 from data.core import DataError, ItemImages, RecDataset, as_str_ids
 from metrics import efficientnet_lite
 
@@ -278,7 +278,7 @@ def _fixture_inputs():
     """The fixture's 10 Fashion-MNIST images, inverted (dark garment on white), RGB, 224x224."""
     data = np.load(os.path.join(FIXTURES, "fashion_mnist_10.npz"))
     rgb = np.repeat((255 - data["images"])[..., None], 3, axis=-1)
-    return pipeline.preprocess_images(tf.constant(rgb), 224), data["labels"]
+    return preprocess.preprocess_images(tf.constant(rgb), 224), data["labels"]
 
 
 @pytest.fixture(scope="module")

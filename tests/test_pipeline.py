@@ -1,4 +1,5 @@
-"""Tests of data.pipeline: preprocessing, image stores, triplets, item and GAN batches."""
+"""Tests of preprocessing (data.preprocess), image stores (data.image_store), and
+triplets, item and GAN batches (data.pipeline)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import tensorflow as tf
 from PIL import Image
 
 from common.images import tf_to_uint8
-from data import pipeline
+from data import image_store, pipeline, preprocess
 from data.core import DataError, ItemImages, RecDataset, as_str_ids, sort_rows
 
 NUM_USERS = 30
@@ -118,7 +119,7 @@ def _numpy_preprocess(images: np.ndarray, size: int) -> np.ndarray:
 
 @pytest.mark.parametrize("size", [20, 8, 7, 33])
 def test_preprocess_images_matches_numpy(pixels, size):
-    got = pipeline.preprocess_images(pixels[:6], size).numpy()
+    got = preprocess.preprocess_images(pixels[:6], size).numpy()
     want = _numpy_preprocess(pixels[:6], size)
     assert got.shape == (6, size, size, 3) and got.dtype == np.float32
     assert got.min() >= -1.0 and got.max() <= 1.0
@@ -133,13 +134,13 @@ def test_preprocess_images_matches_numpy(pixels, size):
 def test_preprocess_extremes_and_inverse(pixels):
     extremes = np.array([0, 255], np.uint8).reshape(1, 1, 2, 1).repeat(3, axis=3)
     np.testing.assert_array_equal(
-        pipeline.preprocess_images(np.tile(extremes, (1, 2, 1, 1)), 2).numpy()[0, 0, :, 0],
+        preprocess.preprocess_images(np.tile(extremes, (1, 2, 1, 1)), 2).numpy()[0, 0, :, 0],
         [-1.0, 1.0],
     )
-    scaled = pipeline.preprocess_images(pixels, SOURCE)
+    scaled = preprocess.preprocess_images(pixels, SOURCE)
     np.testing.assert_array_equal(tf_to_uint8(scaled).numpy(), pixels)
     with pytest.raises(ValueError, match="uint8"):
-        pipeline.preprocess_images(pixels.astype(np.float32), SOURCE)
+        preprocess.preprocess_images(pixels.astype(np.float32), SOURCE)
 
 
 # ---------------------------------------------------------------------------
@@ -149,16 +150,16 @@ def test_preprocess_extremes_and_inverse(pixels):
 def test_image_store_paths_give_the_same_images(pixels, tmp_path):
     items = np.array([3, 0, 24, 3, 11], np.int32)
     png = ItemImages(encoded=_encode(pixels, "PNG"))
-    reference = pipeline.preprocess_images(pixels[items], 16).numpy()
+    reference = preprocess.preprocess_images(pixels[items], 16).numpy()
     stores = {
-        "pixels_decoded": pipeline.ImageStore(ItemImages(pixels=pixels), 16),
-        "pixels_per_lookup": pipeline.ImageStore(
+        "pixels_decoded": image_store.ImageStore(ItemImages(pixels=pixels), 16),
+        "pixels_per_lookup": image_store.ImageStore(
             ItemImages(pixels=pixels), 16, decoded_budget_bytes=100
         ),
-        "png_decoded": pipeline.ImageStore(png, 16),
-        "png_on_the_fly": pipeline.ImageStore(png, 16, decoded_budget_bytes=0),
-        "png_cached": pipeline.ImageStore(png, 16, decoded_budget_bytes=0, cache_dir=tmp_path),
-        "pixels_cached": pipeline.ImageStore(
+        "png_decoded": image_store.ImageStore(png, 16),
+        "png_on_the_fly": image_store.ImageStore(png, 16, decoded_budget_bytes=0),
+        "png_cached": image_store.ImageStore(png, 16, decoded_budget_bytes=0, cache_dir=tmp_path),
+        "pixels_cached": image_store.ImageStore(
             ItemImages(pixels=pixels), 16, decoded_budget_bytes=0, cache_dir=tmp_path
         ),
     }
@@ -183,20 +184,20 @@ def test_image_store_paths_give_the_same_images(pixels, tmp_path):
 
 def test_image_store_cache_file_is_reused_and_keyed_on_content(pixels, tmp_path):
     png = ItemImages(encoded=_encode(pixels, "PNG"))
-    first = pipeline.ImageStore(png, 12, decoded_budget_bytes=0, cache_dir=tmp_path)
+    first = image_store.ImageStore(png, 12, decoded_budget_bytes=0, cache_dir=tmp_path)
     want = np.load(first.cache_path)
-    np.testing.assert_array_equal(want, pipeline.resize_uint8(pixels, 12).numpy())
+    np.testing.assert_array_equal(want, preprocess.resize_uint8(pixels, 12).numpy())
     stamp = os.stat(first.cache_path).st_mtime_ns
-    again = pipeline.ImageStore(png, 12, decoded_budget_bytes=0, cache_dir=tmp_path)
+    again = image_store.ImageStore(png, 12, decoded_budget_bytes=0, cache_dir=tmp_path)
     assert again.cache_path == first.cache_path
     assert os.stat(again.cache_path).st_mtime_ns == stamp  # Reused, not rewritten.
     # Another size, channel count or catalogue gets its own file.
     changed = png.encoded.copy()
     changed[0] = _encode(pixels[1:2], "PNG")[0]
     others = {
-        pipeline.ImageStore(png, 8, decoded_budget_bytes=0, cache_dir=tmp_path).cache_path,
-        pipeline.ImageStore(png, 12, 1, decoded_budget_bytes=0, cache_dir=tmp_path).cache_path,
-        pipeline.ImageStore(
+        image_store.ImageStore(png, 8, decoded_budget_bytes=0, cache_dir=tmp_path).cache_path,
+        image_store.ImageStore(png, 12, 1, decoded_budget_bytes=0, cache_dir=tmp_path).cache_path,
+        image_store.ImageStore(
             ItemImages(encoded=changed), 12, decoded_budget_bytes=0, cache_dir=tmp_path
         ).cache_path,
     }
@@ -209,27 +210,27 @@ def test_decoding_skips_the_resize_only_at_the_model_size(pixels):
     jpeg = ItemImages(encoded=_encode(pixels, "JPEG"))
     items = np.arange(NUM_ITEMS)
     decoded = np.stack([tf.io.decode_jpeg(blob, channels=3).numpy() for blob in jpeg.encoded])
-    same = pipeline.ImageStore(jpeg, SOURCE, decoded_budget_bytes=0).lookup_uint8(items)
+    same = image_store.ImageStore(jpeg, SOURCE, decoded_budget_bytes=0).lookup_uint8(items)
     np.testing.assert_array_equal(same.numpy(), decoded)
-    smaller = pipeline.ImageStore(jpeg, 13, decoded_budget_bytes=0).lookup_uint8(items)
-    np.testing.assert_array_equal(smaller.numpy(), pipeline.resize_uint8(decoded, 13).numpy())
+    smaller = image_store.ImageStore(jpeg, 13, decoded_budget_bytes=0).lookup_uint8(items)
+    np.testing.assert_array_equal(smaller.numpy(), preprocess.resize_uint8(decoded, 13).numpy())
 
 
 def test_image_store_jpeg_and_grayscale(pixels):
     items = np.arange(NUM_ITEMS, dtype=np.int64)
     jpeg = ItemImages(encoded=_encode(pixels, "JPEG"))
-    decoded = pipeline.ImageStore(jpeg, 12).lookup(items).numpy()
-    on_the_fly = pipeline.ImageStore(jpeg, 12, decoded_budget_bytes=0).lookup(items).numpy()
+    decoded = image_store.ImageStore(jpeg, 12).lookup(items).numpy()
+    on_the_fly = image_store.ImageStore(jpeg, 12, decoded_budget_bytes=0).lookup(items).numpy()
     np.testing.assert_array_equal(decoded, on_the_fly)
     # JPEG at quality 95 stays close to the source pixels.
-    exact = pipeline.preprocess_images(pixels, 12).numpy()
+    exact = preprocess.preprocess_images(pixels, 12).numpy()
     assert np.mean(np.abs(decoded - exact)) < 4 * STEP
 
     # Grayscale PNG bytes decode to RGB with three equal channels.
     gray = np.asarray([np.asarray(Image.fromarray(p).convert("L")) for p in pixels])
     gray_png = ItemImages(encoded=_encode(pixels, "PNG", mode="L"))
     for budget in (0, 1 << 30):
-        got = pipeline.ImageStore(gray_png, SOURCE, decoded_budget_bytes=budget).lookup(items)
+        got = image_store.ImageStore(gray_png, SOURCE, decoded_budget_bytes=budget).lookup(items)
         np.testing.assert_array_equal(
             got.numpy(), np.repeat((gray[..., None].astype(np.float32) - 127.5) / 127.5, 3, axis=3)
         )
@@ -240,8 +241,8 @@ def test_image_store_single_channel(pixels):
     want = (luma[..., None] - 127.5) / 127.5
     png = ItemImages(encoded=_encode(pixels, "PNG"))
     for store in (
-        pipeline.ImageStore(ItemImages(pixels=pixels), SOURCE, channels=1),
-        pipeline.ImageStore(png, SOURCE, channels=1, decoded_budget_bytes=0),
+        image_store.ImageStore(ItemImages(pixels=pixels), SOURCE, channels=1),
+        image_store.ImageStore(png, SOURCE, channels=1, decoded_budget_bytes=0),
     ):
         got = store.lookup(np.arange(NUM_ITEMS)).numpy()
         assert got.shape == (NUM_ITEMS, SOURCE, SOURCE, 1)
@@ -252,9 +253,9 @@ def test_image_store_reports_undecodable_items(pixels, tmp_path):
     blobs = _encode(pixels, "PNG")
     blobs[7] = b"not an image"
     with pytest.raises(DataError, match=r"item indices 7\b"):
-        pipeline.ImageStore(ItemImages(encoded=blobs), 8)
+        image_store.ImageStore(ItemImages(encoded=blobs), 8)
     with pytest.raises(DataError, match=r"item indices 7\b"):
-        pipeline.ImageStore(
+        image_store.ImageStore(
             ItemImages(encoded=blobs), 8, decoded_budget_bytes=0, cache_dir=tmp_path
         )
     assert os.listdir(tmp_path) == []  # No half-written cache left behind.
@@ -273,7 +274,7 @@ def test_triplet_shapes_dtypes_ranges(rgb_ds):
         assert set(batch) == {"user", "pos_item", "neg_item", "pos_image", "neg_image"}
         for key in ("pos_image", "neg_image"):
             assert batch[key].min() >= -1.0 and batch[key].max() <= 1.0
-        reference = pipeline.preprocess_images(rgb_ds.images.pixels[batch["neg_item"]], 16)
+        reference = preprocess.preprocess_images(rgb_ds.images.pixels[batch["neg_item"]], 16)
         np.testing.assert_array_equal(batch["neg_image"], reference.numpy())
     no_images = pipeline.triplet_dataset(rgb_ds, 16, 8, seed=3, with_images=False)
     assert set(no_images.element_spec) == {"user", "pos_item", "neg_item"}
@@ -283,7 +284,7 @@ def test_triplet_shapes_dtypes_ranges(rgb_ds):
     for want, got in zip(_take(dataset, 2), _take(raw, 2), strict=True):
         np.testing.assert_array_equal(got["neg_item"], want["neg_item"])
         for key in ("pos_image", "neg_image"):
-            scaled = pipeline.preprocess_images(got[key], 16).numpy()
+            scaled = preprocess.preprocess_images(got[key], 16).numpy()
             np.testing.assert_array_equal(scaled, want[key])
 
 
@@ -391,7 +392,7 @@ def test_item_dataset_covers_every_item_in_order(rgb_ds, pixels):
     items = np.concatenate([b["item"] for b in batches])
     np.testing.assert_array_equal(items, np.arange(NUM_ITEMS))
     images = np.concatenate([b["image"] for b in batches])
-    np.testing.assert_array_equal(images, pipeline.preprocess_images(pixels, 10).numpy())
+    np.testing.assert_array_equal(images, preprocess.preprocess_images(pixels, 10).numpy())
 
     subset = [9, 2, 2, 17]
     (batch,) = _take(pipeline.item_dataset(rgb_ds, 10, 8, items=subset), 100)
@@ -410,7 +411,7 @@ def test_gan_dataset(rgb_ds, pixels):
         "category": tf.TensorSpec([5], tf.int32),
     }
     batches = _take(dataset, 8)  # Two epochs of 20 items.
-    catalogue = pipeline.preprocess_images(pixels, 8).numpy().reshape(NUM_ITEMS, -1)
+    catalogue = preprocess.preprocess_images(pixels, 8).numpy().reshape(NUM_ITEMS, -1)
     seen = []
     for batch in batches:
         for image, category in zip(batch["image"], batch["category"], strict=True):
