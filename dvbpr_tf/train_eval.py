@@ -2,19 +2,22 @@
 
 `eval_interval` decides how many epochs pass between two validation passes
 (`dvbpr_tf.train_lib.Trainer.eval_every`); `TrainerEvaluation` is the part
-of `Trainer` that embeds the catalogue, scores a split and draws the
-summaries' recommendation grid, computing the embeddings and validation
-figures of the weights at a step once.
+of `Trainer` that embeds the catalogue, scores a split, validates at an
+epoch's end (keeping the best checkpoint, writing the validation
+summaries) and draws the summaries' recommendation grid, computing the
+embeddings and validation figures of the weights at a step once.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
-from common import runtime
+from common import layout, runtime
 from data import pipeline
 from data.core import RecDataset
 from dvbpr_tf import models
@@ -61,6 +64,8 @@ class TrainerEvaluation:
     They read the trainer's `config`, `ds`, `store`, `model`, `step` and
     `auc_options`, and keep the per-step caches that `Trainer.__init__`
     creates: `_embed`, `_item_emb_cache` and `_validation_cache`.
+    `_end_epoch` also keeps the best checkpoint (`best`, `best_val_auc`,
+    `best_step`, and `_check_finite_weights` of `TrainerCheckpoints`).
     """
 
     def item_embeddings(self) -> np.ndarray:
@@ -126,6 +131,47 @@ class TrainerEvaluation:
             if split == "validation" and own:
                 self._validation_cache = (step, out[split])
         return out
+
+    def _end_epoch(self, epoch: int, writers) -> dict:
+        t0 = time.perf_counter()
+        item_emb = self.item_embeddings()
+        metrics = self.evaluate(("validation",), item_emb=item_emb)["validation"]
+        step = int(self.step)
+        improved = metrics["auc"] > float(self.best_val_auc)
+        if improved:
+            self.best_val_auc.assign(metrics["auc"])
+            self.best_step.assign(step)
+            self._check_finite_weights()
+            self.best.save(checkpoint_number=step)
+        logging.info(
+            "epoch %d (step %d): validation AUC %.4f, cold %.4f, warm %.4f, sampled-100 %.4f%s "
+            "(%.1fs)",
+            epoch,
+            step,
+            metrics["auc"],
+            metrics["auc_cold"],
+            metrics["auc_warm"],
+            metrics["auc_sampled100"],
+            " (best so far)" if improved else "",
+            time.perf_counter() - t0,
+        )
+        if writers:
+            with writers[layout.VALIDATION_LOGS].as_default(step=step):
+                for key in auc_lib.METRICS:
+                    tf.summary.scalar(key, metrics[key])
+                tf.summary.image(
+                    "top5_recommendations",
+                    self.recommendation_grid(item_emb),
+                    max_outputs=1,
+                    description="Rows: fixed users. Column 0: the user's held-out validation "
+                    "item; columns 1-5: the top-5 recommendations (train items excluded).",
+                )
+            writers[layout.VALIDATION_LOGS].flush()
+        return {
+            "epoch": epoch,
+            "step": step,
+            **{k: metrics[k] for k in auc_lib.METRICS},
+        }
 
     def summary_users(self) -> np.ndarray:
         """The fixed users whose recommendations are drawn: spread over the id range."""

@@ -36,12 +36,10 @@ positions in the batch travel with the data as 'row'), so a step on N
 replicas computes the same objective and gradient as a single-device step
 on the whole batch, dropout included.
 
-`Trainer` keeps the step and the loop; its checkpoint methods are in
-`dvbpr_tf.train_checkpoints`, its evaluation methods and the validation
-schedule in `dvbpr_tf.train_eval`, the strategy in `dvbpr_tf.distribute`.
-What is left (~500 lines) is one piece: the step, the input it reads and
-the loop that checkpoints and validates on schedule share the step
-counter and the model.
+`Trainer` keeps the step, the input it reads and the loop; its checkpoint
+methods are in `dvbpr_tf.train_checkpoints`, its evaluation methods (the
+end-of-epoch validation included) and the validation schedule in
+`dvbpr_tf.train_eval`, the strategy in `dvbpr_tf.distribute`.
 """
 
 from __future__ import annotations
@@ -343,47 +341,6 @@ class Trainer(TrainerCheckpoints, TrainerEvaluation):
         if progress:
             progress.update(int(self.step) - start, force=True)
         return history
-
-    def _end_epoch(self, epoch: int, writers) -> dict:
-        t0 = time.perf_counter()
-        item_emb = self.item_embeddings()
-        metrics = self.evaluate(("validation",), item_emb=item_emb)["validation"]
-        step = int(self.step)
-        improved = metrics["auc"] > float(self.best_val_auc)
-        if improved:
-            self.best_val_auc.assign(metrics["auc"])
-            self.best_step.assign(step)
-            self._check_finite_weights()
-            self.best.save(checkpoint_number=step)
-        logging.info(
-            "epoch %d (step %d): validation AUC %.4f, cold %.4f, warm %.4f, sampled-100 %.4f%s "
-            "(%.1fs)",
-            epoch,
-            step,
-            metrics["auc"],
-            metrics["auc_cold"],
-            metrics["auc_warm"],
-            metrics["auc_sampled100"],
-            " (best so far)" if improved else "",
-            time.perf_counter() - t0,
-        )
-        if writers:
-            with writers[layout.VALIDATION_LOGS].as_default(step=step):
-                for key in auc_lib.METRICS:
-                    tf.summary.scalar(key, metrics[key])
-                tf.summary.image(
-                    "top5_recommendations",
-                    self.recommendation_grid(item_emb),
-                    max_outputs=1,
-                    description="Rows: fixed users. Column 0: the user's held-out validation "
-                    "item; columns 1-5: the top-5 recommendations (train items excluded).",
-                )
-            writers[layout.VALIDATION_LOGS].flush()
-        return {
-            "epoch": epoch,
-            "step": step,
-            **{k: metrics[k] for k in auc_lib.METRICS},
-        }
 
     def _writers(self):
         if not self.is_chief:
