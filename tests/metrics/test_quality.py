@@ -4,13 +4,13 @@ import io
 
 import numpy as np
 import pytest
-from gan_testlib import two_category_dataset
 from PIL import Image
 from skimage.metrics import structural_similarity
 
 from common.images import to_uint8, to_unit_range
 from eval import classifier as classifier_lib
 from metrics import quality
+from tests.testlib.gan import two_category_dataset
 
 
 def _reference_score(probs):

@@ -10,11 +10,11 @@ import sys
 
 import numpy as np
 import pytest
-from test_dvbpr_data import TINY, red_blue_dataset
 
 from data import registry
 from dvbpr_tf import config as config_lib
 from dvbpr_tf import train_eval, train_lib
+from tests.testlib.dvbpr import TINY, red_blue_dataset
 
 
 def _weights(trainer):

@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import pytest
-from gan_testlib import two_category_dataset
 from PIL import Image
 
 from common.images import to_unit_range
@@ -14,6 +13,7 @@ from data.core import DataError
 from eval import classifier as classifier_lib
 from eval import gan_report_lib as gan_report
 from metrics import gan_metrics
+from tests.testlib.gan import two_category_dataset
 
 
 @dataclasses.dataclass

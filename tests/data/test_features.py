@@ -14,7 +14,7 @@ from data import features, pipeline
 from data.core import DataError, ItemImages, RecDataset, as_str_ids
 from metrics import efficientnet_lite
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures")
 
 # ImageNet-1k classes that are garments, footwear or worn accessories.
 CLOTHING_CLASSES = {
