@@ -17,7 +17,7 @@ for Amazon Fashion) is written without holding its images in memory:
     items = Streamed(itemnum, lambda: ((i, make_entry(i)) for i in range(itemnum)))
     write_authors_npy(path, [train, validation, test, items, usernum, itemnum])
 
-Used by the tests (`tests/authors_format.py`) and by
+Used by the tests (`tests/testlib/authors_format.py`) and by
 `benchmarks/bench_paper_scale.py`; `data.authors_synthetic` builds the
 content of files at the paper's sizes.
 """

@@ -372,7 +372,7 @@ def test_the_projects_real_exports_fit_design(tmp_path):
     from dvbpr_tf import models
     from gan_tf import export_lib as gan_export
     from gan_tf import networks
-    from tests.gan_testlib import tiny_config, two_category_dataset
+    from tests.testlib.gan import tiny_config, two_category_dataset
 
     ds = two_category_dataset(num_items=16, size=16)
     rec_config = dataclasses.replace(

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from metrics import gan_metrics, quality
+from tests.testlib.images import smooth_noise_images
 
 # ---------------------------------------------------------------------------
 # FID.
@@ -137,16 +138,6 @@ def test_precision_recall_extremes_and_errors():
 # Checkerboard energy.
 
 
-def _smooth_images(rng, n, size, channels):
-    """Natural-image-like noise: random phases, amplitude 1 / (1 + |f|)^2, std 0.5."""
-    f = np.fft.fftfreq(size) * size
-    amplitude = 1.0 / (1.0 + np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)) ** 2
-    noise = rng.normal(size=(2, n, size, size, channels))
-    spectrum = amplitude[None, :, :, None] * (noise[0] + 1j * noise[1])
-    x = np.real(np.fft.ifft2(spectrum, axes=(1, 2)))
-    return 0.5 * x / x.std()
-
-
 def test_checkerboard_frequencies():
     np.testing.assert_array_equal(np.flatnonzero(gan_metrics.checkerboard_frequencies(32, 1)), [16])
     np.testing.assert_array_equal(
@@ -158,7 +149,7 @@ def test_checkerboard_frequencies():
 
 def test_planted_checkerboard_raises_the_energy():
     rng = np.random.default_rng(3)
-    smooth = _smooth_images(rng, 12, 32, 3)
+    smooth = smooth_noise_images(rng, 12, 32, 3)
     yy, xx = np.meshgrid(np.arange(32), np.arange(32), indexing="ij")
     board = smooth + 0.1 * (-1.0) ** (yy + xx)[None, :, :, None]  # period 2: frequency (16, 16)
     base1, planted1 = (gan_metrics.checkerboard_energy(x, 1) for x in (smooth, board))

@@ -9,12 +9,12 @@ import textwrap
 
 import numpy as np
 import tensorflow as tf
-from test_dvbpr_data import TINY, red_blue_dataset
 
 from data import preprocess
 from dvbpr_tf import export_lib, models
 from eval import recommender_lib as recommender
 from metrics import auc as auc_lib
+from tests.testlib.dvbpr import TINY, red_blue_dataset
 
 # Runs in a fresh interpreter that may import TensorFlow and NumPy only: a
 # finder refuses every package of this project.

@@ -16,7 +16,9 @@ import sys
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+# The repository root: the workers run this file as a script, so they import
+# the project and tests.testlib from there.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEPS = 3
 
 
@@ -31,10 +33,9 @@ def _run(mode: str, out_path: str, workdir: str) -> None:
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2
         )
-    sys.path.insert(0, HERE)
-    from test_dvbpr_data import TINY, red_blue_dataset
-
+    sys.path.insert(0, ROOT)
     from dvbpr_tf import train_lib
+    from tests.testlib.dvbpr import TINY, red_blue_dataset
 
     ds = red_blue_dataset()
     # Dropout on: its noise must not depend on how the batch is split.

@@ -26,7 +26,7 @@ from PIL import Image
 from data import authors_synthetic, authors_writer
 from data.authors_npy import read_authors_npy
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(REPO, "benchmarks", "bench_paper_scale.py")
 # Amazon Fashion x 0.0003: 19 users, 70 items, 154 interactions, 6 categories.
 TINY = ["--dataset_size=amazon_fashion", "--scale=0.0003", "--pool_images=12"]

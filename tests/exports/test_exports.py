@@ -13,7 +13,6 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_dvbpr_data import TINY, red_blue_dataset
 
 from common import runtime
 from data import registry
@@ -23,8 +22,9 @@ from design import standins
 from dvbpr_tf import export_lib, models, train_lib
 from eval import recommender_lib
 from exports import common, gan, recommender
+from tests.testlib.dvbpr import TINY, red_blue_dataset
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _binary(module: str, workdir: str) -> subprocess.CompletedProcess:
@@ -158,9 +158,8 @@ def test_dvbpr_export_binary_reexports_the_best_checkpoint(tmp_path):
 
 
 def test_gan_export_binary_reexports_the_latest_checkpoint(tmp_path):
-    from gan_testlib import tiny_config, two_category_dataset
-
     from gan_tf import train_lib as gan_train
+    from tests.testlib.gan import tiny_config, two_category_dataset
 
     ds = two_category_dataset()
     config = gan_train.config_for_dataset(tiny_config(), ds)

@@ -1,7 +1,7 @@
 """The authors' `.npy` datasets: restricted unpickling, both encodings, TFDS records.
 
 Every file here is written in the authors' exact format by
-`tests/authors_format.py` (a Python 2 protocol-2 pickle behind a `.npy`
+`tests/testlib/authors_format.py` (a Python 2 protocol-2 pickle behind a `.npy`
 header), plus the variant a Python 3 user re-saves after
 `np.load(encoding='latin1')`.
 """
@@ -14,7 +14,6 @@ import pickle
 import pickletools
 import shutil
 
-import authors_format
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -23,6 +22,7 @@ from PIL import Image
 from data import authors_loader, authors_npy, authors_tfds, registry
 from data.authors_npy import read_authors_npy
 from data.core import AMAZON_FASHION_CATEGORIES, DataError
+from tests.testlib import authors_format
 
 FASHION = "AmazonFashion6ImgPartitioned.npy"
 MEN = "AmazonMenWithImgPartitioned.npy"

@@ -9,11 +9,11 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
-from gan_testlib import tiny_config, two_category_dataset
 
 from data.core import DataError
 from exports import gan as gan_exports
 from gan_tf import train_lib
+from tests.testlib.gan import tiny_config, two_category_dataset
 
 
 @pytest.fixture(scope="module")

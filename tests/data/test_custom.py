@@ -18,7 +18,7 @@ from data import amazon_interactions, custom, images, registry
 from data.core import AMAZON_FASHION_CATEGORIES, DataError
 from data.images import check_images, decode_error
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # user -> [(item, timestamp)]. erin (4 rows) and frank (2 rows) fall below
 # the paper's 5 interactions; it12 and it13 are only theirs.

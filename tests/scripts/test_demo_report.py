@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 _SPEC = importlib.util.spec_from_file_location(
-    "make_report", os.path.join(os.path.dirname(__file__), "..", "scripts", "make_report.py")
+    "make_report", os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "make_report.py")
 )
 make_report = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(make_report)

@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import pytest
-from gan_testlib import two_category_dataset
 from PIL import Image
 
 from common.images import to_unit_range
@@ -14,6 +13,8 @@ from data.core import DataError
 from eval import classifier as classifier_lib
 from eval import gan_report_lib as gan_report
 from metrics import gan_metrics
+from tests.testlib.gan import two_category_dataset
+from tests.testlib.images import smooth_noise_images
 
 
 @dataclasses.dataclass
@@ -170,10 +171,8 @@ def test_mismatched_dataset_is_refused(setup, tmp_path):
 def test_a_faint_period_2_pattern_fails_though_the_all_stages_ratio_passes():
     # The demo GAN's case: over periods 2..8 the real images' own low frequencies on the
     # marked rows hide a faint period-2 checkerboard that is 6x the real images' there.
-    from test_gan_metrics import _smooth_images
-
     rng = np.random.default_rng(0)
-    real, clean = _smooth_images(rng, 40, 32, 3), _smooth_images(rng, 40, 32, 3)
+    real, clean = smooth_noise_images(rng, 40, 32, 3), smooth_noise_images(rng, 40, 32, 3)
     yy, xx = np.indices((32, 32))
     faint = clean + 0.02 * (-1.0) ** (yy + xx)[None, :, :, None]
     out = gan_report._checkerboard(faint, real)

@@ -8,12 +8,12 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from gan_testlib import tiny_config, two_category_dataset
 
 from common import runtime
 from data import pipeline
 from data.core import DataError
 from gan_tf import train_lib
+from tests.testlib.gan import tiny_config, two_category_dataset
 
 
 def _d_scores(trainer, images, category):

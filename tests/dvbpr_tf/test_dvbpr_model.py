@@ -7,11 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_dvbpr_data import TINY  # the narrow 32x32 model (with dropout) all DVBPR tests use
 
 from data.bpr import bpr_loss
 from dvbpr_tf import config as config_lib
 from dvbpr_tf import losses, models
+from tests.testlib.dvbpr import TINY  # the narrow 32x32 model (with dropout) all DVBPR tests use
 
 
 def test_presets_follow_the_paper_and_the_release():

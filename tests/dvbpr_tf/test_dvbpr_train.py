@@ -10,11 +10,10 @@ import sys
 
 import numpy as np
 import pytest
-from test_dvbpr_data import TINY, red_blue_dataset
 
 from data import registry
-from dvbpr_tf import config as config_lib
 from dvbpr_tf import train_eval, train_lib
+from tests.testlib.dvbpr import SMALL_32, TINY, red_blue_dataset
 
 
 def _weights(trainer):
@@ -24,16 +23,9 @@ def _weights(trainer):
 def test_narrow_model_learns_synthetic_fashion_tiny(tmp_path):
     ds = registry.load("synthetic_fashion/tiny")
     # The small preset's network, fed the 64x64 photos at 32x32 to keep
-    # the test short (a quarter of the FLOPs; colour, pattern and the
-    # men's / women's cuts stay visible).
+    # the test short (colour, pattern and the men's / women's cuts stay visible).
     config = dataclasses.replace(
-        config_lib.get_preset("small"),
-        image_size=32,
-        batch_size=64,
-        learning_rate=2e-3,
-        epochs=4,
-        steps_per_epoch=125,
-        summary_users=2,
+        SMALL_32, batch_size=64, learning_rate=2e-3, epochs=4, steps_per_epoch=125
     )
     result = train_lib.train_and_evaluate(config, ds, str(tmp_path), export=False)
     test, pop = result["test"], result["popularity"]
