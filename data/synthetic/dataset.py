@@ -8,9 +8,9 @@ import time
 import numpy as np
 from absl import logging
 
+import data.synthetic.simulator as simulator
 from data.core import AMAZON_FASHION_CATEGORIES, DataError, ItemImages, RecDataset
 from data.splits import hold_out_per_user
-from data.synthetic import simulator
 from data.synthetic.config import GENERATOR_VERSION, get_preset
 from data.synthetic.render import render_items
 
