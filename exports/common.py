@@ -108,12 +108,12 @@ def reexport(workdir: str, resolve: Callable[[], dict], export: Callable[[dict],
         "export" (the directory written) and "checkpoint" (the one read).
     """
     t0 = time.perf_counter()
-    try:
+
+    def run() -> dict:
         config = {"workdir": workdir, **resolve()}
         runtime.write_config(workdir, config, name=layout.EXPORT_CONFIG)
-        result = export(config)
-    except DataError as err:
-        sys.stderr.write(f"error: {err}\n")
-        sys.exit(2)
+        return export(config)
+
+    result = runtime.exit_on_data_error(run)
     sys.stderr.write(f"Exported {result['checkpoint']} to {result['export']}.\n")
     runtime.emit_result({**result, "wall_seconds": time.perf_counter() - t0})
