@@ -14,6 +14,7 @@ whose `export/` holds one stands for that export. Anything else is a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -28,6 +29,19 @@ from common.errors import DataError
 SAVED_MODEL_FILE = "saved_model.pb"
 # The folder a training run writes its export into (WORKDIR/export).
 EXPORT_DIRNAME = layout.EXPORT
+
+
+@dataclasses.dataclass
+class LoadedExport:
+    """What every reloaded export holds; each kind's views extend it.
+
+    Attributes:
+      path: the export directory.
+      module: what `tf.saved_model.load` returned.
+    """
+
+    path: str
+    module: object
 
 
 def resolve_export_dir(path: str | None, *, what: str, flag: str, producer: str) -> str:
