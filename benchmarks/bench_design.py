@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
+from common import config_flags
 from common.images import tf_grey_to_rgb
 from common.runtime import emit_result, write_config
 from design import standins
@@ -39,25 +40,35 @@ from design.optimize import Designer
 from exports.gan import load_generator
 from exports.recommender import load_recommender
 
-flags.DEFINE_string("recommender", None, "Recommender export (stand-in when unset).")
-flags.DEFINE_string("gan", None, "GAN export (stand-in when unset).")
-flags.DEFINE_integer("restarts", 64, "m, restarts per query.")
-flags.DEFINE_integer("steps", 50, "Adam steps per query.")
-flags.DEFINE_integer("repeats", 3, "Timed repetitions of each measurement (median reported).")
-flags.DEFINE_string("workdir", None, "If set, the resolved config is written here.")
-
-FLAGS = flags.FLAGS
-
 
 @dataclasses.dataclass(frozen=True)
 class BenchConfig:
-    """What was measured; see the flags for each field."""
+    """What was measured (each field is the flag of its name).
+
+    Attributes:
+      recommender: Recommender export (stand-in when unset).
+      gan: GAN export (stand-in when unset).
+      restarts: m, restarts per query.
+      steps: Adam steps per query.
+      repeats: Timed repetitions of each measurement (median reported).
+    """
 
     recommender: str | None = None
     gan: str | None = None
     restarts: int = 64
     steps: int = 50
     repeats: int = 3
+
+
+BENCH_FLAGS = config_flags.define_flags(
+    BenchConfig,
+    [f.name for f in dataclasses.fields(BenchConfig)],
+    defaults=BenchConfig(),
+    unset_help=None,
+)
+flags.DEFINE_string("workdir", None, "If set, the resolved config is written here.")
+
+FLAGS = flags.FLAGS
 
 
 def _median_seconds(fns, repeats: int) -> list[float]:
@@ -105,7 +116,7 @@ def _baseline(designer: Designer, restarts: int, steps: int, with_d: bool = Fals
 
 def main(argv) -> None:
     del argv
-    config = BenchConfig(FLAGS.recommender, FLAGS.gan, FLAGS.restarts, FLAGS.steps, FLAGS.repeats)
+    config = config_flags.resolve(BenchConfig(), BENCH_FLAGS.values())
     if FLAGS.workdir:
         write_config(FLAGS.workdir, config)
     with tempfile.TemporaryDirectory() as tmp:

@@ -263,11 +263,17 @@ class Paths:
     def stage(self, name: str) -> str:
         return os.path.join(self.root, name)
 
-    def data_flags(self, dataset: str) -> list[str]:
+    def data_flags(self, dataset: str | None = None) -> list[str]:
+        """The data flags of the written file (with --dataset when given)."""
+        named = [f"--dataset={dataset}"] if dataset else []
+        return [*named, f"--manual_dir={self.manual}", f"--data_dir={self.data_dir}"]
+
+    def feature_flags(self) -> list[str]:
+        """The flags of the McAuley-format features the features stage writes."""
         return [
-            f"--dataset={dataset}",
-            f"--manual_dir={self.manual}",
-            f"--data_dir={self.data_dir}",
+            "--features=mcauley",
+            f"--mcauley_features={self.features}",
+            f"--feature_cache={self.feature_cache}",
         ]
 
 
@@ -640,15 +646,7 @@ class Bench:
                 f"--model={model}",
                 "--grid=none",
                 *([f"--epochs={epochs}"] if epochs else []),
-                *(
-                    [
-                        "--features=mcauley",
-                        f"--mcauley_features={self.paths.features}",
-                        f"--feature_cache={self.paths.feature_cache}",
-                    ]
-                    if visual
-                    else []
-                ),
+                *(self.paths.feature_flags() if visual else []),
             ),
             rate=lambda r, p: (
                 (info["train_interactions"] * epochs / p["wall_s"], "train interactions/s")
@@ -746,15 +744,12 @@ class Bench:
             module(
                 "eval.table3",
                 f"--datasets={self.dataset}",
-                f"--manual_dir={self.paths.manual}",
-                f"--data_dir={self.paths.data_dir}",
+                *self.paths.data_flags(),
                 f"--workdir={workdir}",
                 f"--models={','.join(TABLE3_MODELS)}",
                 "--grid=none",
                 f"--epochs={FLAGS.baseline_epochs}",
-                "--features=mcauley",
-                f"--mcauley_features={self.paths.features}",
-                f"--feature_cache={self.paths.feature_cache}",
+                *self.paths.feature_flags(),
                 f"--dvbpr_from={self._dvbpr_run()}",
             ),
             rate=lambda r, p: (len(TABLE3_MODELS) / p["wall_s"], "models/s"),

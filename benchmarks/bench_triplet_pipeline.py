@@ -47,28 +47,28 @@ import tensorflow as tf
 from absl import app, flags, logging
 from PIL import Image
 
+from common import config_flags
 from common.runtime import Progress, emit_result, write_config
 from data import image_store, pipeline
 from data.core import ItemImages, RecDataset, as_str_ids, sort_rows
 
-flags.DEFINE_integer("num_items", 2000, "Catalogue size (JPEG images).")
-flags.DEFINE_integer("num_users", 5000, "Users, each with 5-15 training items.")
-flags.DEFINE_integer("source_size", 256, "Height and width of the encoded JPEGs.")
-flags.DEFINE_integer("image_size", 224, "Model input size for the on-the-fly path.")
-flags.DEFINE_integer("batch_size", 128, "Triplets per batch.")
-flags.DEFINE_integer("steps", 20, "Timed batches per measurement.")
-flags.DEFINE_integer("warmup", 3, "Untimed batches before each measurement.")
-flags.DEFINE_integer("rounds", 2, "Alternating rounds over all the paths.")
-flags.DEFINE_integer("release_threads", 4, "Loader threads of the release (its numldprocess).")
-flags.DEFINE_integer("seed", 0, "Seed of the catalogue, the interactions and the sampler.")
-flags.DEFINE_string("workdir", None, "If set, the resolved config is written here.")
-
-FLAGS = flags.FLAGS
-
 
 @dataclasses.dataclass(frozen=True)
 class BenchConfig:
-    """What was measured; see the flags for each field."""
+    """What was measured (each field is the flag of its name).
+
+    Attributes:
+      num_items: Catalogue size (JPEG images).
+      num_users: Users, each with 5-15 training items.
+      source_size: Height and width of the encoded JPEGs.
+      image_size: Model input size for the on-the-fly path.
+      batch_size: Triplets per batch.
+      steps: Timed batches per measurement.
+      warmup: Untimed batches before each measurement.
+      rounds: Alternating rounds over all the paths.
+      release_threads: Loader threads of the release (its numldprocess).
+      seed: Seed of the catalogue, the interactions and the sampler.
+    """
 
     num_items: int = 2000
     num_users: int = 5000
@@ -80,6 +80,14 @@ class BenchConfig:
     rounds: int = 2
     release_threads: int = 4
     seed: int = 0
+
+
+BENCH_FLAGS = config_flags.define_flags(
+    BenchConfig, [f.name for f in dataclasses.fields(BenchConfig)], defaults=BenchConfig()
+)
+flags.DEFINE_string("workdir", None, "If set, the resolved config is written here.")
+
+FLAGS = flags.FLAGS
 
 
 GOAL = 2.0
@@ -231,9 +239,7 @@ def first_epoch_rate(rate: float, decode_once_s: float, epoch_triplets: int) -> 
 
 def main(argv):
     del argv
-    config = BenchConfig(
-        **{f.name: getattr(FLAGS, f.name) for f in dataclasses.fields(BenchConfig)}
-    )
+    config = config_flags.resolve(BenchConfig(), BENCH_FLAGS.values())
     if FLAGS.workdir:
         write_config(FLAGS.workdir, config)
     ds = make_catalogue(config)

@@ -51,6 +51,9 @@ class _TupleParser(flags.ArgumentParser):
 
     def __init__(self, element: type):
         self.element = element
+        # --help's line under the flag: a list of str is what absl's DEFINE_list takes,
+        # so it reads as one.
+        self.syntactic_help = "a comma separated list" if element is str else ""
 
     def parse(self, argument):
         items = argument

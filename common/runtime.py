@@ -6,7 +6,9 @@
   a kill never leaves a half-written file where readers look;
 - long loops report progress with rate and ETA on stderr (`Progress`);
 - the run ends with one JSON line of headline results on stdout
-  (`emit_result`).
+  (`emit_result`);
+- bad input (a `DataError`) ends it with one `error:` line on stderr and
+  exit status 2, no traceback (`exit_on_data_error`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from absl import logging
 
 from common import layout
+from common.errors import DataError
+
+T = TypeVar("T")
 
 
 def _jsonable(value: Any) -> Any:
@@ -119,6 +124,15 @@ def emit_result(result: dict) -> None:
     """Prints the one JSON line of headline results that ends every binary."""
     sys.stdout.write(to_json(result) + "\n")
     sys.stdout.flush()
+
+
+def exit_on_data_error(run: Callable[[], T]) -> T:
+    """`run()`; bad input (DataError) ends the binary with the message, exit status 2."""
+    try:
+        return run()
+    except DataError as err:
+        sys.stderr.write(f"error: {err}\n")
+        sys.exit(2)
 
 
 class Progress:

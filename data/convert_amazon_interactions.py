@@ -14,7 +14,6 @@ conversion. Ends with one JSON line of counts.
 from __future__ import annotations
 
 import os
-import sys
 
 from absl import app, flags, logging
 
@@ -36,11 +35,7 @@ _OUTPUTS = {custom.INTERACTIONS_FILE, custom.ITEMS_FILE, layout.CONFIG}
 
 def main(argv):
     del argv
-    try:
-        convert(_OUT.value, _SOURCE.value)
-    except DataError as err:
-        sys.stderr.write(f"error: {err}\n")
-        sys.exit(2)
+    runtime.exit_on_data_error(lambda: convert(_OUT.value, _SOURCE.value))
 
 
 def convert(out_flag: str, source: str | None) -> None:

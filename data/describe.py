@@ -22,7 +22,7 @@ from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --rec
 from common import runtime
 from data import flags as data_flags
 from data import registry
-from data.core import DataError, RecDataset
+from data.core import RecDataset
 from metrics import auc as auc_lib
 
 flags.DEFINE_integer("images_per_category", 8, "Images per category in the contact sheet.")
@@ -116,11 +116,7 @@ def main(argv):
     runtime.write_config(
         workdir, {"dataset": FLAGS.dataset, "options": options, "seed": FLAGS.seed}
     )
-    try:
-        ds = registry.load(FLAGS.dataset, options)
-    except DataError as e:
-        sys.stderr.write(f"error: {e}\n")
-        sys.exit(2)
+    ds = runtime.exit_on_data_error(lambda: registry.load(FLAGS.dataset, options))
     logging.info("Loaded %s in %.1fs", ds.name, time.perf_counter() - start)
     summary = summarize(ds, FLAGS.auc)
     sheet = contact_sheet(ds, FLAGS.images_per_category, FLAGS.sheet_cell, FLAGS.seed)

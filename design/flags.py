@@ -6,9 +6,6 @@ library code never reads FLAGS.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-
 from absl import flags
 
 from common import config_flags, runtime
@@ -54,15 +51,6 @@ def config_from_flags() -> DesignConfig:
 def dataset_from_flags() -> str | None:
     """--dataset when given on the command line, else None (use the export's dataset)."""
     return FLAGS.dataset if FLAGS["dataset"].present else None
-
-
-def exit_on_data_error(run: Callable[[], None]) -> None:
-    """Runs a binary's body; bad input (DataError) ends it with the message, exit status 2."""
-    try:
-        run()
-    except DataError as err:
-        sys.stderr.write(f"error: {err}\n")
-        sys.exit(2)
 
 
 def require(names) -> None:

@@ -26,7 +26,7 @@ FLAGS = flags.FLAGS
 
 def main(argv) -> None:
     del argv
-    design_flags.exit_on_data_error(_run)
+    runtime.exit_on_data_error(_run)
 
 
 def _run() -> None:

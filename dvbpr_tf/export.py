@@ -15,46 +15,28 @@ ends with one JSON line {"export", "checkpoint", "step", "dataset",
 
 from __future__ import annotations
 
-import sys
-import time
-
 from absl import app, flags
 
 from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
-from common import layout, runtime
-from common.errors import DataError
 
 flags.mark_flag_as_required("workdir")
 
 FLAGS = flags.FLAGS
-# The re-export's resolved config, beside (not over) the training run's config.json.
-EXPORT_CONFIG_FILE = layout.EXPORT_CONFIG
 
 
 def main(argv) -> None:
     del argv
     # Imported here so that --help does not pay for TensorFlow.
     from dvbpr_tf import export_lib
+    from exports import common as exports_common
 
-    t0 = time.perf_counter()
-    try:
+    def resolve() -> dict:
         config, dataset, options = export_lib.read_workdir_config(FLAGS.workdir)
-        runtime.write_config(
-            FLAGS.workdir,
-            {
-                "workdir": FLAGS.workdir,
-                "dvbpr": config,
-                "dataset": dataset,
-                "data_options": options,
-            },
-            name=EXPORT_CONFIG_FILE,
-        )
-        result = export_lib.export_from_checkpoint(FLAGS.workdir)
-    except DataError as err:
-        sys.stderr.write(f"error: {err}\n")
-        sys.exit(2)
-    sys.stderr.write(f"Exported {result['checkpoint']} to {result['export']}.\n")
-    runtime.emit_result({**result, "wall_seconds": time.perf_counter() - t0})
+        return {"dvbpr": config, "dataset": dataset, "data_options": options}
+
+    exports_common.reexport(
+        FLAGS.workdir, resolve, lambda _: export_lib.export_from_checkpoint(FLAGS.workdir)
+    )
 
 
 if __name__ == "__main__":

@@ -33,12 +33,13 @@ Writes WORKDIR/config.json, report.json and fig4.png; ends with one JSON line.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from absl import app, flags, logging
 
+from common import config_flags, runtime
 from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
-from common import runtime
 from data import flags as data_flags
 from data import registry
 from eval.gan_report_lib import (
@@ -49,18 +50,32 @@ from eval.gan_report_lib import (
 )
 from exports.gan import load_gan
 
-flags.DEFINE_integer("samples_per_category", 100, "Generated (and real) images per category.")
-flags.DEFINE_integer("figure_samples", 8, "Generated images per category in fig4.png.")
-flags.DEFINE_integer("classifier_epochs", 10, "Epochs of the category classifier.")
-flags.DEFINE_integer(
-    "max_pairs_per_category", 2000, "SSIM pairs per category (a random subset; 0: all)."
-)
-flags.DEFINE_integer("seed", 0, "Seeds the classifier, z and the real sample.")
-flags.DEFINE_bool(
-    "imagenet",
-    True,
-    "Also compute FID and precision/recall on ImageNet EfficientNet-Lite0 features (skipped, "
-    "with a note, when its weights are not installed).",
+
+@dataclasses.dataclass(frozen=True)
+class ReportConfig:
+    """What the command line sets of a report (`gan_report`'s keyword arguments).
+
+    Attributes:
+      samples_per_category: Generated (and real) images per category.
+      figure_samples: Generated images per category in fig4.png.
+      classifier_epochs: Epochs of the category classifier.
+      max_pairs_per_category: SSIM pairs per category (a random subset; 0: all).
+      seed: Seeds the classifier, z and the real sample.
+      imagenet: Also compute FID and precision/recall on ImageNet
+        EfficientNet-Lite0 features (skipped, with a note, when its weights
+        are not installed).
+    """
+
+    samples_per_category: int = 100
+    figure_samples: int = 8
+    classifier_epochs: int = 10
+    max_pairs_per_category: int = 2000
+    seed: int = 0
+    imagenet: bool = True
+
+
+REPORT_FLAGS = config_flags.define_flags(
+    ReportConfig, [f.name for f in dataclasses.fields(ReportConfig)], defaults=ReportConfig()
 )
 flags.mark_flags_as_required(["gan", "workdir"])
 
@@ -69,36 +84,12 @@ FLAGS = flags.FLAGS
 
 def main(argv) -> None:
     del argv
+    config = dataclasses.asdict(config_flags.resolve(ReportConfig(), REPORT_FLAGS.values()))
     os.makedirs(FLAGS.workdir, exist_ok=True)
-    runtime.write_config(
-        FLAGS.workdir,
-        {
-            name: FLAGS[name].value
-            for name in (
-                "gan",
-                "dataset",
-                "samples_per_category",
-                "figure_samples",
-                "classifier_epochs",
-                "max_pairs_per_category",
-                "seed",
-                "imagenet",
-            )
-        },
-    )
+    runtime.write_config(FLAGS.workdir, {"gan": FLAGS.gan, "dataset": FLAGS.dataset, **config})
     gan = load_gan(FLAGS.gan)
     ds = registry.load(FLAGS.dataset, data_flags.options_from_flags())
-    report = gan_report(
-        gan,
-        ds,
-        FLAGS.workdir,
-        samples_per_category=FLAGS.samples_per_category,
-        figure_samples=FLAGS.figure_samples,
-        classifier_epochs=FLAGS.classifier_epochs,
-        max_pairs_per_category=FLAGS.max_pairs_per_category,
-        seed=FLAGS.seed,
-        imagenet=FLAGS.imagenet,
-    )
+    report = gan_report(gan, ds, FLAGS.workdir, **config)
     logging.info(
         "conditioning %.3f (goal %.1f), opposite mean SSIM generated %.3f / real %.3f = %.3f "
         "(goal %.1f), classifier score generated %.3f / real %.3f, colour spread ratio %.3f",

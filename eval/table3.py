@@ -30,40 +30,57 @@ with a note, on datasets without.
 
 from __future__ import annotations
 
+import dataclasses
+
 from absl import app, flags, logging
 
 from baselines import config as bc
+from common import config_flags, runtime
 from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
-from common import runtime
 from data import flags as data_flags
 from data.core import DataError
 from eval.table3_lib import METHODS, SETTINGS, run_table
 from metrics import flags as protocol_flags
 
-flags.DEFINE_list(
-    "datasets", ["synthetic_fashion"], "Registry names of the datasets (rows of the table)."
-)
-flags.DEFINE_list("models", list(METHODS), f"Methods (columns): any of {', '.join(METHODS)}.")
-flags.DEFINE_enum("grid", "small", list(bc.GRIDS), "Hyper-parameter grid: small, paper or none.")
-flags.DEFINE_integer("epochs", None, "Overrides every trained baseline's epochs.")
-flags.DEFINE_integer("seed", 0, "Seed of initialisation, sampling and carved validation.")
-flags.DEFINE_string(
-    "features",
-    "efficientnet_lite0",
-    "Visual features: efficientnet_lite0[_S] (S x S input), mcauley or pixels.",
-)
-flags.DEFINE_string(
-    "feature_cache", "~/.cache/dvbpr_tf/features", "Feature cache root ('' disables it)."
-)
-flags.DEFINE_string(
-    "mcauley_features", None, "McAuley's image_features_*.b for --features=mcauley."
-)
-flags.DEFINE_integer("dvbpr_epochs", None, "Overrides DVBPR's epochs (its preset's otherwise).")
-flags.DEFINE_string(
-    "dvbpr_from",
-    None,
-    "A finished `dvbpr_tf.train` workdir (one dataset) whose result.json fills the DVBPR "
-    "column instead of training DVBPR again.",
+
+@dataclasses.dataclass(frozen=True)
+class TableConfig:
+    """What the command line sets of a Table III run (`run_table`'s arguments).
+
+    Attributes:
+      datasets: Registry names of the datasets (rows of the table).
+      models: Methods (columns): any of `METHODS`.
+      grid: Hyper-parameter grid: small, paper or none.
+      epochs: Overrides every trained baseline's epochs.
+      seed: Seed of initialisation, sampling and carved validation.
+      features: Visual features: efficientnet_lite0[_S] (S x S input), mcauley
+        or pixels.
+      feature_cache: Feature cache root ('' disables it).
+      mcauley_features: McAuley's image_features_*.b for --features=mcauley.
+      dvbpr_epochs: Overrides DVBPR's epochs (its preset's otherwise).
+      dvbpr_from: A finished `dvbpr_tf.train` workdir (one dataset) whose
+        result.json fills the DVBPR column instead of training DVBPR again.
+    """
+
+    datasets: tuple[str, ...] = ("synthetic_fashion",)
+    models: tuple[str, ...] = METHODS
+    grid: str = "small"
+    epochs: int | None = None
+    seed: int = 0
+    features: str = "efficientnet_lite0"
+    feature_cache: str = "~/.cache/dvbpr_tf/features"
+    mcauley_features: str | None = None
+    dvbpr_epochs: int | None = None
+    dvbpr_from: str | None = None
+
+
+TABLE_FLAGS = config_flags.define_flags(
+    TableConfig,
+    [f.name for f in dataclasses.fields(TableConfig)],
+    defaults=TableConfig(),
+    help={"models": f"Methods (columns): any of {', '.join(METHODS)}."},
+    enums={"grid": bc.GRIDS},
+    unset_help=None,  # no presets: an unset flag means "not overridden"
 )
 
 FLAGS = flags.FLAGS
@@ -77,17 +94,10 @@ def main(argv):
         auc_options = protocol_flags.auc_options_from_flags()
     except ValueError as err:
         raise app.UsageError(str(err)) from err
+    table = config_flags.resolve(TableConfig(), TABLE_FLAGS.values())
     config = dict(
-        datasets=FLAGS.datasets,
-        models=FLAGS.models,
-        grid=FLAGS.grid,
-        epochs=FLAGS.epochs,
-        seed=FLAGS.seed,
-        features=FLAGS.features,
-        feature_cache=FLAGS.feature_cache or None,
-        mcauley_features=FLAGS.mcauley_features,
-        dvbpr_epochs=FLAGS.dvbpr_epochs,
-        dvbpr_from=FLAGS.dvbpr_from,
+        dataclasses.asdict(table),
+        feature_cache=table.feature_cache or None,
         protocol_overrides=protocol_flags.sampling_from_flags(),
         auc_options=auc_options,
     )
@@ -102,14 +112,14 @@ def main(argv):
         logging.info("Table III:\n%s", f.read())
     short = {setting: key.removeprefix("auc_") for setting, key in SETTINGS}
     short["All Items"] = "all"
-    table = {
+    auc_table = {
         f"{r['dataset']}/{short[r['setting']]}": {
-            m: r[m] for m in (*FLAGS.models, "leak_indicator")
+            m: r[m] for m in (*table.models, "leak_indicator")
         }
         for r in out["rows"]
     }
     runtime.emit_result(
-        dict(markdown=out["markdown"], csv=out["csv"], protocol=out["protocol"], auc=table)
+        dict(markdown=out["markdown"], csv=out["csv"], protocol=out["protocol"], auc=auc_table)
     )
 
 

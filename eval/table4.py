@@ -80,7 +80,7 @@ FLAGS = flags.FLAGS
 
 def main(argv) -> None:
     del argv
-    design_flags.exit_on_data_error(lambda: design_flags.require(("recommender", "gan", "out")))
+    runtime.exit_on_data_error(lambda: design_flags.require(("recommender", "gan", "out")))
     design = design_flags.config_from_flags()
     config = config_flags.resolve(
         Table4Config(eta=design.eta, seed=design.seed, design=design), TABLE4_FLAGS.values()
@@ -103,7 +103,7 @@ def main(argv) -> None:
         )
         runtime.emit_result({**headline, "workdir": workdir})
 
-    design_flags.exit_on_data_error(run)
+    runtime.exit_on_data_error(run)
 
 
 if __name__ == "__main__":

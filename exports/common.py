@@ -7,21 +7,41 @@ The directory rule, the same for every binary that takes an export: a path
 is an export when it holds `saved_model.pb`; otherwise a training workdir
 whose `export/` holds one stands for that export. Anything else is a
 `DataError` that names the path and what to pass.
+
+`reexport` is the run of both re-export binaries (`dvbpr_tf.export`,
+`gan_tf.export`), which differ only in how they read their workdir.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import sys
+import time
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
-from common import layout
+from common import layout, runtime
 from common.errors import DataError
 
 SAVED_MODEL_FILE = "saved_model.pb"
 # The folder a training run writes its export into (WORKDIR/export).
 EXPORT_DIRNAME = layout.EXPORT
+
+
+@dataclasses.dataclass
+class LoadedExport:
+    """What every reloaded export holds; each kind's views extend it.
+
+    Attributes:
+      path: the export directory.
+      module: what `tf.saved_model.load` returned.
+    """
+
+    path: str
+    module: object
 
 
 def resolve_export_dir(path: str | None, *, what: str, flag: str, producer: str) -> str:
@@ -82,3 +102,32 @@ def strings(tensor) -> tuple[str, ...]:
     """A string tensor or variable (any shape) as a flat tuple of str."""
     values = np.asarray(tensor.numpy()).reshape(-1)
     return tuple(v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values)
+
+
+def reexport(workdir: str, resolve: Callable[[], dict], export: Callable[[dict], dict]) -> None:
+    """Re-exports a training workdir: the whole run of a re-export binary.
+
+    Writes {"workdir": workdir, **resolve()} to WORKDIR/export_config.json
+    (beside, not over, the training run's config.json), then calls
+    `export` with that config, says on stderr which checkpoint went where,
+    and ends with the one JSON line: export's result and `wall_seconds`.
+    A `DataError` from either callable (not a workdir of that kind, no
+    checkpoint) exits with status 2 after one `error:` line on stderr.
+
+    Args:
+      workdir: the training workdir (--workdir).
+      resolve: () -> {name: value}, what the re-export is made from (the
+        training config, and the checkpoint or data it names).
+      export: (the written config) -> the result dict, with at least
+        "export" (the directory written) and "checkpoint" (the one read).
+    """
+    t0 = time.perf_counter()
+
+    def run() -> dict:
+        config = {"workdir": workdir, **resolve()}
+        runtime.write_config(workdir, config, name=layout.EXPORT_CONFIG)
+        return export(config)
+
+    result = runtime.exit_on_data_error(run)
+    sys.stderr.write(f"Exported {result['checkpoint']} to {result['export']}.\n")
+    runtime.emit_result({**result, "wall_seconds": time.perf_counter() - t0})

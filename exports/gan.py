@@ -61,12 +61,10 @@ def exported_step(path: str) -> int | None:
 
 
 @dataclasses.dataclass
-class _GANExport:
+class _GANExport(common.LoadedExport):
     """What both views of a GAN export know.
 
-    Attributes:
-      path: the export directory.
-      module: what `tf.saved_model.load` returned.
+    Attributes (besides `path` and `module`):
       resolution: R, the side of G's images.
       channels: C, 1 or 3.
       z_dim: length of z.
@@ -74,8 +72,6 @@ class _GANExport:
       category_names: names indexed by category id.
     """
 
-    path: str
-    module: object
     resolution: int
     channels: int
     z_dim: int

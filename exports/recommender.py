@@ -208,12 +208,10 @@ def check_catalogue(path: str, record: dict | None, num_items: int | None, ds: R
 
 
 @dataclasses.dataclass
-class LoadedRecommender:
+class LoadedRecommender(common.LoadedExport):
     """A reloaded DVBPR export, its tables copied to NumPy once (design's view).
 
-    Attributes:
-      path: the export directory.
-      module: what `tf.saved_model.load` returned.
+    Attributes (besides `path` and `module`):
       image_size: S, the side of Phi's input.
       theta: float32 [U, K] user visual preference vectors.
       item_embeddings: float32 [I, K] Phi of every catalogue item.
@@ -224,8 +222,6 @@ class LoadedRecommender:
       catalogue: the export's catalogue record, or None (older exports).
     """
 
-    path: str
-    module: object
     image_size: int
     theta: np.ndarray
     item_embeddings: np.ndarray
@@ -379,20 +375,16 @@ def _check_float_tower(path: str, module, image_size: int) -> None:
 
 
 @dataclasses.dataclass
-class LoadedEmbedder:
+class LoadedEmbedder(common.LoadedExport):
     """Any SavedModel with item_embedding and user_embedding (eval.recommender's view).
 
-    Attributes:
-      path: the export directory.
-      module: what `tf.saved_model.load` returned.
+    Attributes (besides `path` and `module`):
       image_size: S, the side item_embedding's images are prepared at.
       num_users: users it knows, or None when it does not say.
       num_items: catalogue items it was trained on, or None.
       catalogue: its catalogue record, or None.
     """
 
-    path: str
-    module: object
     image_size: int
     num_users: int | None
     num_items: int | None

@@ -218,18 +218,12 @@ _RELEASE_D_WIDTHS = (64, 128, 256, 512)
 
 def paper_preset() -> GANConfig:
     """128x128, the paper's resolution: the release's widths plus a 32-wide stage."""
-    return GANConfig(
+    release = release_preset()
+    return dataclasses.replace(
+        release,
         resolution=128,
-        g_dense_width=256,
-        g_widths=(256, 256, 128, 64, 32),
-        g_stride1_stages=2,
-        d_widths=_RELEASE_D_WIDTHS,
-        d_condition_layers=len(_RELEASE_D_WIDTHS),
-        d_batch_norm="separate",
-        update="alternating",
-        batch_size=64,
+        g_widths=(*release.g_widths, 32),
         epochs=25,  # "around 25 epochs in our case"
-        learning_rate=1e-4,
     )
 
 

@@ -13,20 +13,15 @@ with one JSON line {"export", "checkpoint", "step", "wall_seconds"}.
 from __future__ import annotations
 
 import os
-import sys
-import time
 
 from absl import app, flags
 
 from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
-from common import layout, runtime
-from common.errors import DataError
+from common import layout
 
 flags.mark_flag_as_required("workdir")
 
 FLAGS = flags.FLAGS
-# The re-export's resolved config, beside (not over) the training run's config.json.
-EXPORT_CONFIG_FILE = layout.EXPORT_CONFIG
 
 
 def main(argv) -> None:
@@ -34,25 +29,21 @@ def main(argv) -> None:
     # Imported here so that --help does not pay for TensorFlow.
     import tensorflow as tf
 
+    from exports import common as exports_common
     from exports import gan as gan_contract
     from gan_tf import train_lib
 
-    t0 = time.perf_counter()
-    try:
+    def resolve() -> dict:
         config = train_lib.load_config(FLAGS.workdir)
         checkpoint = tf.train.latest_checkpoint(os.path.join(FLAGS.workdir, layout.CHECKPOINTS))
-        runtime.write_config(
-            FLAGS.workdir,
-            {"workdir": FLAGS.workdir, "checkpoint": checkpoint, "gan": config},
-            name=EXPORT_CONFIG_FILE,
-        )
+        return {"checkpoint": checkpoint, "gan": config}
+
+    def export(config: dict) -> dict:
         path = train_lib.export_from_checkpoint(FLAGS.workdir)
-    except DataError as err:
-        sys.stderr.write(f"error: {err}\n")
-        sys.exit(2)
-    sys.stderr.write(f"Exported {checkpoint} to {path}.\n")
-    result = {"export": path, "checkpoint": checkpoint, "step": gan_contract.exported_step(path)}
-    runtime.emit_result({**result, "wall_seconds": time.perf_counter() - t0})
+        step = gan_contract.exported_step(path)
+        return {"export": path, "checkpoint": config["checkpoint"], "step": step}
+
+    exports_common.reexport(FLAGS.workdir, resolve, export)
 
 
 if __name__ == "__main__":

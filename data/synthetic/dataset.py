@@ -8,27 +8,18 @@ import time
 import numpy as np
 from absl import logging
 
+import data.synthetic.simulator as simulator
 from data.core import AMAZON_FASHION_CATEGORIES, DataError, ItemImages, RecDataset
 from data.splits import hold_out_per_user
 from data.synthetic.config import GENERATOR_VERSION, get_preset
 from data.synthetic.render import render_items
-from data.synthetic.simulator import (
-    PATTERNS,
-    ItemAttributes,
-    TrueScores,
-    item_features,
-    sample_choices,
-    sample_item_attributes,
-    sample_user_counts,
-    sample_user_weights,
-)
 
 
-def _summary(attrs: ItemAttributes) -> dict:
+def _summary(attrs: simulator.ItemAttributes) -> dict:
     return {
         "category_counts": np.bincount(attrs.category, minlength=6).tolist(),
         "pattern_counts": dict(
-            zip(PATTERNS, np.bincount(attrs.pattern, minlength=4).tolist(), strict=True)
+            zip(simulator.PATTERNS, np.bincount(attrs.pattern, minlength=4).tolist(), strict=True)
         ),
         "skirts": int(attrs.skirt.sum()),
         "neutral_colours": int((attrs.saturation < 0.2).sum()),
@@ -65,11 +56,11 @@ def load(config: str = "default", seed: int | None = None) -> RecDataset:
     items_rng, users_rng, choice_rng, split_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence([seed, 0x5F4E]).spawn(4)
     )
-    catalogue = sample_item_attributes(preset, items_rng)
-    features = item_features(catalogue)
-    weights = sample_user_weights(preset, users_rng)
-    counts = sample_user_counts(preset, users_rng)
-    rows = sample_choices(
+    catalogue = simulator.sample_item_attributes(preset, items_rng)
+    features = simulator.item_features(catalogue)
+    weights = simulator.sample_user_weights(preset, users_rng)
+    counts = simulator.sample_user_counts(preset, users_rng)
+    rows = simulator.sample_choices(
         weights,
         features,
         catalogue.popularity,
@@ -130,7 +121,7 @@ def load(config: str = "default", seed: int | None = None) -> RecDataset:
         categories=attrs.category.copy(),
         category_names=AMAZON_FASHION_CATEGORIES,
         images=ItemImages(pixels=pixels),
-        true_scores=TrueScores(
+        true_scores=simulator.TrueScores(
             weights, features[kept], catalogue.popularity[kept], preset.temperature, attrs
         ),
         info=info,

@@ -87,12 +87,16 @@ def _where(mask, a, b) -> np.ndarray:
     return np.where(np.asarray(mask)[:, None, None], a, b)
 
 
+def _is_women(a: ItemAttributes) -> np.ndarray:
+    """bool [B]: women's items, the odd categories (AMAZON_FASHION_CATEGORIES order)."""
+    return a.category % 2 == 1
+
+
 def _top_shapes(x, y, a: ItemAttributes) -> dict:
     """Tops flat-laid from the front: torso, two sleeves, a neck opening."""
     b = len(a)
-    women = (a.category % 2).astype(_F32)
-    sleeve = a.silhouette_a
-    body = a.silhouette_b
+    women = _is_women(a).astype(_F32)
+    sleeve, body = a.silhouette_a, a.silhouette_b
     c, sy, wy = 0.5, 0.2, 0.5  # centre, shoulder line, waist line
     sw = 0.21 - 0.045 * women  # half widths at the shoulders,
     ww = 0.19 - 0.06 * women  # the waist,
@@ -132,9 +136,8 @@ def _top_shapes(x, y, a: ItemAttributes) -> dict:
 def _bottom_shapes(x, y, a: ItemAttributes) -> dict:
     """Trousers, shorts and skirts flat-laid from the front, with a waistband."""
     b = len(a)
-    women = (a.category % 2).astype(_F32)
-    length = a.silhouette_a
-    width = a.silhouette_b
+    women = _is_women(a).astype(_F32)
+    length, width = a.silhouette_a, a.silhouette_b
     c, wy, cy = 0.5, 0.12, 0.38  # centre, waist line, crotch line
     ww = 0.19 - 0.05 * women  # half width at the waist: women's is narrower
     hw = 0.2 + 0.01 * women  # at the hips
@@ -188,10 +191,9 @@ def _bottom_shapes(x, y, a: ItemAttributes) -> dict:
 def _shoe_shapes(x, y, a: ItemAttributes) -> dict:
     """Shoes and boots in side view, toe left: upper, lining, sole and heel."""
     b = len(a)
-    women = a.category % 2 == 1
+    women = _is_women(a)
     wf = women.astype(_F32)
-    s_a = a.silhouette_a
-    shaft = a.silhouette_b
+    s_a, shaft = a.silhouette_a, a.silhouette_b
     boot = shaft >= 0.35
     g = 0.80  # ground line
     # Men: a flat sole whose thickness is silhouette_a. Women: a heel of

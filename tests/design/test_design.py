@@ -350,13 +350,13 @@ def test_generate_and_tailor_binaries_end_to_end(tmp_path, capsys):
 
 
 def test_binaries_end_bad_input_with_a_message_and_status_2(capsys, designer):
-    from design import flags as design_flags
+    from common import runtime
 
     def run():
         designer.maximize([300], [0])
 
     with pytest.raises(SystemExit) as exit_info:
-        design_flags.exit_on_data_error(run)
+        runtime.exit_on_data_error(run)
     assert exit_info.value.code == 2
     assert "error: Unknown user(s) [300]" in capsys.readouterr().err
 
