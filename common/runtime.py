@@ -135,6 +135,19 @@ def exit_on_data_error(run: Callable[[], T]) -> T:
         sys.exit(2)
 
 
+def absl_main(run: Callable[[], object]) -> Callable[[list[str]], None]:
+    """An `app.run` main that calls `run()` and ends on bad input as `exit_on_data_error`.
+
+    For binaries whose flags are their only input (`main = runtime.absl_main(_run)`).
+    """
+
+    def main(argv: list[str]) -> None:
+        del argv
+        exit_on_data_error(run)
+
+    return main
+
+
 class Progress:
     """Progress with rate and ETA on stderr, at most every `interval` seconds.
 

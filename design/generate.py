@@ -24,11 +24,6 @@ flags.DEFINE_string("user", None, "User index (or comma-separated indices).")
 FLAGS = flags.FLAGS
 
 
-def main(argv) -> None:
-    del argv
-    runtime.exit_on_data_error(_run)
-
-
 def _run() -> None:
     designer, catalogue = design_flags.load_from_flags(("user", "category"))
     users = design_lib.parse_ints(FLAGS.user, "user")
@@ -36,6 +31,8 @@ def _run() -> None:
     summary = design_lib.generate_sheet(designer, catalogue, users, categories, FLAGS.out)
     runtime.emit_result(summary)
 
+
+main = runtime.absl_main(_run)
 
 if __name__ == "__main__":
     app.run(main)

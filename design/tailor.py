@@ -23,11 +23,6 @@ flags.DEFINE_string("users", None, "Comma-separated user indices.")
 FLAGS = flags.FLAGS
 
 
-def main(argv) -> None:
-    del argv
-    runtime.exit_on_data_error(_run)
-
-
 def _run() -> None:
     designer, catalogue = design_flags.load_from_flags(("item", "users"))
     category = None
@@ -37,6 +32,8 @@ def _run() -> None:
     summary = design_lib.tailor_sheet(designer, catalogue, FLAGS.item, users, FLAGS.out, category)
     runtime.emit_result(summary)
 
+
+main = runtime.absl_main(_run)
 
 if __name__ == "__main__":
     app.run(main)

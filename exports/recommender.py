@@ -404,9 +404,8 @@ class LoadedEmbedder(common.LoadedExport):
 def load_embedder(path: str | None, flag: str = "--export") -> LoadedEmbedder:
     """Loads an export that embeds items from uint8 images and users from ids.
 
-    Args:
-      path: the export directory, or a training workdir holding `export/`.
-      flag: the flag `path` came from, named in errors.
+    `path` and `flag` are as `load_recommender`'s: the export directory or a
+    training workdir holding `export/`, and the flag named in errors.
 
     Raises:
       DataError: no SavedModel there, or one without item_embedding,
