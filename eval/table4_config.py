@@ -11,13 +11,14 @@ import dataclasses
 
 from design.config import DesignConfig
 
-SOURCES = ("random_real", "random_generated", "delta", "delta_hat")
+# Table IV's item sources in row order, with their row labels.
 SOURCE_LABELS = {
     "random_real": "X_c (random real)",
     "random_generated": "G(·, c) (random z)",
     "delta": "δ(u, c), eq. 8 (retrieval)",
     "delta_hat": "δ̂(u, c), eq. 9 (preference maximisation)",
 }
+SOURCES = tuple(SOURCE_LABELS)
 SELECTIONS = ("sample", "top")
 
 
