@@ -36,9 +36,15 @@ GAN_FLAGS = config_flags.define_flags(
         "batch_size",
         "learning_rate",
         "seed",
+        "g_dense_width",
+        "g_widths",
         "g_upsample",
+        "g_ema_decay",
+        "d_widths",
         "d_condition_layers",
         "d_batch_norm",
+        "d_learning_rate",
+        "update",
     ),
     defaults={"resolution": 0, "channels": 0, "seed": 0},
     help={
@@ -48,6 +54,7 @@ GAN_FLAGS = config_flags.define_flags(
     enums={
         "g_upsample": gan_config.G_UPSAMPLE_MODES,
         "d_batch_norm": gan_config.D_BATCH_NORM_MODES,
+        "update": gan_config.UPDATE_MODES,
     },
 )
 flags.DEFINE_integer("max_steps", None, "Stop after this many steps in total (overrides epochs).")

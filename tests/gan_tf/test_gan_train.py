@@ -4,6 +4,8 @@ import dataclasses
 import glob
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -273,3 +275,38 @@ def test_config_json_roundtrip(tmp_path):
     runtime.write_config(str(tmp_path), release_form)
     assert train_lib.load_config(str(tmp_path)) == release_form
     assert json.load(open(tmp_path / "config.json"))["g_widths"] == [16, 8]
+
+
+def test_binary_overrides_reach_the_config(tmp_path):
+    """Architecture and update flags of `python -m gan_tf.train` land in config.json."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    workdir = str(tmp_path / "gan")
+    flags = [
+        "--dataset=synthetic_fashion/tiny",
+        "--resolution=32",
+        "--max_steps=1",
+        "--g_dense_width=32",
+        "--g_widths=16,8,8",
+        "--d_widths=8,16,16,16",
+        "--g_ema_decay=0",
+        "--update=simultaneous",
+        "--d_learning_rate=0.0004",
+        f"--workdir={workdir}",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "gan_tf.train", *flags],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(os.path.join(workdir, "config.json")) as f:
+        config = json.load(f)
+    assert config["g_dense_width"] == 32
+    assert config["g_widths"] == [16, 8, 8]
+    assert config["d_widths"] == [8, 16, 16, 16]
+    assert config["g_ema_decay"] == 0.0
+    assert config["update"] == "simultaneous"
+    assert config["d_learning_rate"] == 0.0004
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["steps"] == 1
