@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -120,9 +121,23 @@ def generate_sheet(designer: Designer, ds: RecDataset, users, categories, out_di
       Headline numbers: mean preference of the best real item and of the
       best generated image, and the paths written.
     """
-    rec, k = designer.rec, designer.config.top_k
+    rec, k, c = designer.rec, designer.config.top_k, designer.config
+    # The two long stages are single batched calls (no per-step host loop to
+    # report from), so each says what it does before and how long it took after.
+    start = time.perf_counter()
+    queries_n = len(np.atleast_1d(users))
+    logging.info("Retrieval delta(u, c) (eq. 8): %d queries over the catalogue...", queries_n)
     items, real_scores = designer.retrieve(users, categories, k)
+    logging.info("Retrieval done in %.1f s.", time.perf_counter() - start)
+    start = time.perf_counter()
+    logging.info(
+        "Preference maximisation (eqs. 9-11): %d queries x %d restarts x %d steps in one batch...",
+        queries_n,
+        c.restarts,
+        c.steps,
+    )
     result = designer.maximize(users, categories)
+    logging.info("Preference maximisation done in %.1f s.", time.perf_counter() - start)
     gen_scores = result.pick("preference", result.top)
     real = item_images(ds, items, rec.image_size)
     names = [rec.category_name(int(c)) for c in result.categories]
