@@ -56,7 +56,7 @@ def tf_to_unit_range(images_uint8: tf.Tensor) -> tf.Tensor:
     tf.function (and so in a SavedModel, and under XLA) Grappler's constant
     folding rewrites `/ 127.5` as `* (1 / 127.5)`, which is 1 ulp (6e-8) off
     for about half of the 256 levels.
-    TODO(issue 14): DVBPR's train step and export scale in a graph, its
+    Known and left: DVBPR's train step and export scale in a graph, its
     evaluation embeddings (`data.pipeline.item_dataset`, a tf.data map)
     exactly: measured on the tiny red/blue DVBPR after 200 steps, 34% of the
     input floats differ by 1 ulp, embeddings by <= 3.8e-6 (of |x| <= 30),

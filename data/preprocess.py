@@ -6,7 +6,8 @@ then scale with `(x - 127.5) / 127.5` to [-1, 1], as the authors' code
 does. Rounding in every path, including a SavedModel that calls
 `preprocess_images` on raw images, makes the catalogue held decoded in
 memory (`data.image_store`), the catalogue decoded on the fly and an export
-all see bit-identical inputs.
+all see bit-identical uint8 pixels (the float scaling inside a tf.function
+can differ by 1 ulp: `common.images.tf_to_unit_range`).
 """
 
 from __future__ import annotations

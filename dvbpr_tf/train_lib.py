@@ -222,7 +222,8 @@ class Trainer(TrainerCheckpoints, TrainerEvaluation):
         )
         noise = models.dropout_noise(config, seed, 2 * config.batch_size, rows)
         # The pipeline delivers uint8 at S x S; this is the scaling of
-        # `preprocess.preprocess_images` (the same ops, so the same floats).
+        # `preprocess.preprocess_images` (the same ops; inside this tf.function
+        # they can be 1 ulp off the eager floats, see `tf_to_unit_range`).
         batch = dict(batch)
         for key in ("pos_image", "neg_image"):
             batch[key] = preprocess.preprocess_images(batch[key], config.image_size)
