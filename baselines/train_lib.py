@@ -144,9 +144,7 @@ def train_baseline(
 
 def _finish(result: dict, workdir: str, start: float) -> dict:
     result["seconds"] = time.perf_counter() - start
-    runtime.atomic_write_text(
-        os.path.join(workdir, layout.RESULT), runtime.to_json(result, indent=2) + "\n"
-    )
+    runtime.write_result(workdir, result)
     logging.info(
         "%s on %s: test AUC %.4f (cold %.4f, warm %.4f), selected %s on %s. Split: %s.",
         result["model"],
