@@ -25,6 +25,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from common import arrays
+
 # The model kind of each trained baseline.
 KINDS = {"bprmf": "mf", "warp": "mf", "vbpr": "vbpr", "fm": "fm"}
 
@@ -37,7 +39,12 @@ class FactorModel(tf.Module):
       num_users: number of users.
       num_items: number of items.
       dim: K.
-      features: [num_items, D] float32 visual features (vbpr / fm only).
+      features: [num_items, D] float32 visual features (vbpr / fm only),
+        held without a copy where it can be (`common.arrays.constant`): do
+        not write the array while the model lives.
+      feature_scale: the model reads f_i / feature_scale (`feature_scale()`
+        of the catalogue; 1: the features as given). Dividing the gathered
+        rows, not the matrix, keeps one copy of a 3.8 GB matrix in memory.
       init_scale: std of the normal initialisation of factor rows.
       seed: seeds the initialisation.
       user_counts: optional [num_users] training interactions per user;
@@ -53,6 +60,7 @@ class FactorModel(tf.Module):
         num_items: int,
         dim: int,
         features: np.ndarray | None = None,
+        feature_scale: float = 1.0,
         init_scale: float = 0.1,
         seed: int = 0,
         user_counts: np.ndarray | None = None,
@@ -91,8 +99,14 @@ class FactorModel(tf.Module):
                 raise ValueError(
                     f"{kind}: features must be [num_items={num_items}, D], got {features.shape}."
                 )
+            if not feature_scale > 0:
+                raise ValueError(f"{kind}: feature_scale must be > 0, got {feature_scale}.")
             d = features.shape[1]
-            self.features = tf.constant(features)
+            self.features = arrays.constant(features)
+            # A variable, not a Python float: inside a tf.function a constant
+            # divisor is rewritten as a multiplication by its reciprocal, which
+            # is not bit-identical to numpy's f / scale.
+            self.feature_scale = tf.Variable(float(feature_scale), trainable=False)
             # E (VBPR) or V (FM): [D, K]; beta' (VBPR) or w' (FM): [D].
             self.proj = normal(d, dim, scale=init_scale / math.sqrt(d))
             self.visual_bias = tf.Variable(tf.zeros([d]))
@@ -135,7 +149,7 @@ class FactorModel(tf.Module):
         b = tf.gather(self.bias, items)
         sq = tf.reduce_sum(tf.square(q), axis=-1) + tf.square(b)
         if self.features is not None:
-            f = tf.gather(self.features, items)
+            f = tf.gather(self.features, items) / self.feature_scale
             fe = tf.tensordot(f, self.proj, axes=[[f.shape.rank - 1], [0]])
             b = b + tf.tensordot(f, self.visual_bias, axes=[[f.shape.rank - 1], [0]])
             q = q + fe if self.kind == "fm" else tf.concat([q, fe], axis=-1)
@@ -154,18 +168,42 @@ class FactorModel(tf.Module):
         return tf.add_n([tf.reduce_sum(tf.square(v)) for v in self.dense] + [tf.constant(0.0)])
 
     def embeddings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(user_emb [U, K'], item_emb [I, K'], item_bias [I]) float32 for evaluation."""
+        """(user_emb [U, K'], item_emb [I, K'], item_bias [I]) float32 for evaluation.
+
+        Items go through in blocks, so the visual models never gather a
+        second [num_items, D] copy of the features.
+        """
         p, _ = self.user_vectors(tf.range(self.num_users))
-        q, b, _ = self.item_vectors(tf.range(self.num_items))
-        return p.numpy(), q.numpy(), b.numpy()
+        block = self.num_items
+        if self.features is not None:
+            block = max(1, _EMBED_BLOCK_BYTES // (4 * int(self.features.shape[1])))
+        q, b = [], []
+        for start in range(0, self.num_items, block):
+            q_block, b_block, _ = self.item_vectors(
+                tf.range(start, min(start + block, self.num_items))
+            )
+            q.append(q_block.numpy())
+            b.append(b_block.numpy())
+        return p.numpy(), np.concatenate(q), np.concatenate(b)
+
+
+# Features gathered per block of `FactorModel.embeddings` (~64 MB; the division by the
+# scale makes a second block-sized temporary).
+_EMBED_BLOCK_BYTES = 64 * 2**20
+
+
+def feature_scale(features: np.ndarray) -> float:
+    """The mean row L2 norm of [num_items, D] features (1 when it is 0).
+
+    FM and VBPR read f_i / feature_scale (rows of norm ~1): one scalar for
+    the whole catalogue keeps the geometry and makes the learning rate and
+    init scale independent of the extractor.
+    """
+    scale = float(np.mean(arrays.row_norms(np.asarray(features, np.float32))))
+    return scale if scale > 0 else 1.0
 
 
 def normalize_features(features: np.ndarray) -> np.ndarray:
-    """Features divided by their mean row L2 norm (float32), so rows have norm ~1.
-
-    One scalar for the whole catalogue keeps the geometry and makes the
-    learning rate and init scale of FM and VBPR independent of the extractor.
-    """
+    """Features divided by `feature_scale` (float32): a copy; models take the scale instead."""
     features = np.asarray(features, np.float32)
-    scale = float(np.mean(np.linalg.norm(features, axis=1)))
-    return features / scale if scale > 0 else features
+    return features / feature_scale(features)

@@ -63,6 +63,7 @@ def fit(
     dim: int,
     *,
     features: np.ndarray | None = None,
+    feature_scale: float = 1.0,
     epochs: int | None = None,
     eval_split: str | None = "validation",
     summary_writer=None,
@@ -75,7 +76,9 @@ def fit(
       ds: data; trains on `ds.train`.
       reg: lambda of this point.
       dim: K of this point.
-      features: [num_items, D] float32 (FM / VBPR; already normalised).
+      features: [num_items, D] float32 (FM / VBPR), shared, not copied.
+      feature_scale: the models read features / feature_scale
+        (`models.feature_scale`).
       epochs: overrides `config.epochs` (retraining to a selected length).
       eval_split: split evaluated every `config.eval_every` epochs for early
         stopping and selection; None trains for `epochs` without evaluating.
@@ -96,6 +99,7 @@ def fit(
         ds.num_items,
         dim,
         features=features,
+        feature_scale=feature_scale,
         init_scale=config.init_scale,
         seed=config.seed,
         user_counts=np.bincount(ds.train[:, 0], minlength=ds.num_users),
@@ -187,6 +191,7 @@ def search_grid(
     workdir: str,
     *,
     features: np.ndarray | None,
+    feature_scale: float = 1.0,
     auc_options: auc_lib.AUCOptions,
     protocol: dict,
     keep_best: bool,
@@ -202,7 +207,8 @@ def search_grid(
       config: the baseline's config (its grid, epochs, ...).
       ds: trains on `ds.train`, selects on `ds.validation`.
       workdir: the run's folder.
-      features: [num_items, D] float32, normalised (FM / VBPR), else None.
+      features: [num_items, D] float32 (FM / VBPR), else None.
+      feature_scale: see `fit`.
       auc_options: the metric definitions of the evaluations.
       protocol: the run's `baselines.train_lib.protocol` (stored with each point).
       keep_best: write the best point's embeddings to `workdir/best.npz`
@@ -242,6 +248,7 @@ def search_grid(
                 reg,
                 dim,
                 features=features,
+                feature_scale=feature_scale,
                 summary_writer=writer,
                 auc_options=auc_options,
             )

@@ -21,9 +21,9 @@ from absl import logging
 
 from baselines import selection
 from baselines.config import BaselineConfig
-from baselines.models import normalize_features
-from baselines.scorers import random_scorer, visrank_scorer
-from common import layout, runtime
+from baselines.models import feature_scale
+from baselines.scorers import random_scorer, visrank_items, visrank_scorer
+from common import arrays, layout, runtime
 from data.core import RecDataset
 from metrics import auc as auc_lib
 
@@ -70,7 +70,7 @@ def train_baseline(
                 f"--model={config.model} needs visual features: pass features= (e.g. from "
                 "data.features.load_features(ds, extractor, cache_dir))."
             )
-        features = np.asarray(features, np.float32)
+        features = arrays.aligned(features)  # itself when aligned float32: held once
         if features.shape[0] != dataset.num_items or features.ndim != 2:
             raise ValueError(
                 f"features must be [num_items={dataset.num_items}, D], got {features.shape}."
@@ -90,6 +90,8 @@ def train_baseline(
 
     if not config.trained:
         kwargs = dict(user_block=config.eval_user_block, options=auc_options, seed=config.seed)
+        # VisRank's item side, prepared once for both splits.
+        items = visrank_items(features, config.visrank_metric) if config.visual else None
 
         def evaluate(ds, split):
             if config.model == "poprank":
@@ -97,7 +99,7 @@ def train_baseline(
             if config.model == "rand":
                 scorer = random_scorer(ds.num_items, config.seed)
             else:
-                scorer = visrank_scorer(ds, features, config.visrank_metric)
+                scorer = visrank_scorer(ds, items)
             return auc_lib.evaluate_scores(ds, split, scorer, **kwargs)
 
         if config.model == "visrank":
@@ -106,12 +108,13 @@ def train_baseline(
         result["test"] = evaluate(dataset, "test")
         return _finish(result, workdir, start)
 
-    feats = normalize_features(features) if features is not None else None
+    scale = feature_scale(features) if features is not None else 1.0
     best, result["grid"] = selection.search_grid(
         config,
         select_ds,
         workdir,
-        features=feats,
+        features=features,
+        feature_scale=scale,
         auc_options=auc_options,
         protocol=result["protocol"],
         keep_best=not carved,
@@ -125,7 +128,8 @@ def train_baseline(
             dataset,
             best["reg"],
             best["dim"],
-            features=feats,
+            features=features,
+            feature_scale=scale,
             epochs=max(best["best_epoch"], 1),
             eval_split=None,
         )

@@ -30,6 +30,7 @@ import tempfile
 import numpy as np
 from absl import logging
 
+from common import arrays
 from common.runtime import Progress
 from data.core import DataError, RecDataset
 
@@ -103,7 +104,7 @@ def read_mcauley_features(
     ids = np.asarray([str(i).strip().encode("ascii", "replace") for i in item_ids], dtype="S10")
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
-    out = np.zeros((len(ids), dim), np.float32)
+    out = arrays.aligned_zeros((len(ids), dim))  # shared, not copied, by arrays.constant
     found = np.zeros(len(ids), bool)
     unknown = 0
     progress = Progress(size // rtype.itemsize, "records", interval=10.0, prefix=f"reading {path}")
@@ -176,7 +177,7 @@ def _save_atomic(path: str, array: np.ndarray, meta: dict) -> None:
 
 
 def _checked(features, ds: RecDataset, extractor: str) -> np.ndarray:
-    features = np.asarray(features, np.float32)
+    features = arrays.aligned(features)
     if features.ndim != 2 or features.shape[0] != ds.num_items:
         raise ValueError(
             f"Extractor {extractor} returned {features.shape}, expected [{ds.num_items}, D]."
@@ -206,7 +207,11 @@ def cached_features(cache_dir: str | None, ds: RecDataset, extractor: str, compu
         with open(path[:-4] + ".json") as f:
             stored = json.load(f)
         if stored.get("num_items") == meta["num_items"] and stored.get("items") == meta["items"]:
-            features = np.load(path)
+            # Memory-mapped copy-on-write: the pages are the file's, read on
+            # demand, and the baselines' tensors share them
+            # (`common.arrays.constant`; the .npy header keeps the data
+            # 64-byte aligned, else `aligned` copies once).
+            features = arrays.aligned(np.load(path, mmap_mode="c"))
             if features.shape[0] == ds.num_items:
                 logging.info("Features from cache %s %s.", path, features.shape)
                 return features

@@ -462,3 +462,25 @@ def test_sliced_gradients_give_the_same_training(kind, loss):
     # Training moved the parameters (the comparison is not of two untouched inits).
     fresh = models.FactorModel(kind, 9, 20, 4, features=feats, init_scale=0.3, seed=1)
     assert np.abs(params[0][0] - fresh.user.numpy()).max() > 1e-3
+
+
+@pytest.mark.parametrize("kind", ["vbpr", "fm"])
+def test_feature_scale_in_the_model_is_dividing_the_matrix_bit_for_bit(kind, monkeypatch):
+    # The models divide gathered rows by the scale (one copy of the features
+    # in memory); the numbers must be those of dividing the whole matrix.
+    monkeypatch.setattr(models, "_EMBED_BLOCK_BYTES", 4 * 5 * 3)  # 3 items per block
+    feats = _random_features(11) * 9.0
+    scale = models.feature_scale(feats)
+    assert scale == pytest.approx(float(np.mean(np.linalg.norm(feats, axis=1))))
+    scaled = models.FactorModel(kind, 7, 11, 4, features=feats, feature_scale=scale, seed=3)
+    divided = models.FactorModel(kind, 7, 11, 4, features=models.normalize_features(feats), seed=3)
+    users, items = tf.constant([0, 3, 6, 2], tf.int32), tf.constant([10, 0, 5, 7], tf.int32)
+    np.testing.assert_array_equal(
+        scaled.score(users, items).numpy(), divided.score(users, items).numpy()
+    )
+    for got, want in zip(scaled.embeddings(), divided.embeddings(), strict=True):
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    assert models.feature_scale(np.zeros((3, 5), np.float32)) == 1.0
+    with pytest.raises(ValueError, match="feature_scale"):
+        models.FactorModel(kind, 7, 11, 4, features=feats, feature_scale=0.0)
