@@ -404,6 +404,7 @@ def train_and_export(
     progress = runtime.Progress(max(total - start, 0), "steps", prefix="gan")
     last_save = time.perf_counter()
     metrics = {}
+    losses = ""  # the last logged step's, repeated on the progress lines between
     step = start
     for batch in batches.take(max(total - start, 0)):
         out = trainer.train_step(batch["image"], batch["category"])
@@ -416,12 +417,13 @@ def train_and_export(
             with writer.as_default(step=step):
                 for k, v in metrics.items():
                     tf.summary.scalar(f"losses/{k}" if "loss" in k else f"scores/{k}", v)
-            progress.update(
-                step - start,
-                f"epoch {step / per_epoch:.2f} D {metrics['d_loss']:.3f} "
-                f"G {metrics['g_loss']:.3f} D(x) {metrics['d_real']:.2f} "
-                f"D(G(z)) {metrics['d_fake']:.2f}",
+            losses = (
+                f"D {metrics['d_loss']:.3f} G {metrics['g_loss']:.3f} "
+                f"D(x) {metrics['d_real']:.2f} D(G(z)) {metrics['d_fake']:.2f}"
             )
+        # Every step (Progress prints at most every 5 s): at 128 px a step
+        # takes seconds, and log_every_steps of them would be minutes of silence.
+        progress.update(step - start, f"epoch {step / per_epoch:.2f} {losses}".rstrip())
         if epoch_end:
             _write_samples(trainer, config, fixed_z, fixed_c, writer, workdir, step)
         if epoch_end or time.perf_counter() - last_save > config.checkpoint_every_seconds:
