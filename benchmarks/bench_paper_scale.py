@@ -163,8 +163,12 @@ def run_process(argv: list[str], log_prefix: str, timeout: float = 0) -> dict:
 
     Returns:
       dict with wall_s, peak_rss_mb (the process's own maximum resident
-      set, from `os.wait4`), exit_code, result (its last stdout line
-      parsed as JSON, or None), stderr_tail and the log paths.
+      set, from `os.wait4`), peak_anon_mb (its largest anonymous resident
+      memory, sampled: `RssAnon` of /proc/PID/status every 0.2 s; RSS
+      also counts the pages of memory-mapped files such as the image and
+      feature caches, which the kernel can drop and re-read), exit_code,
+      result (its last stdout line parsed as JSON, or None), stderr_tail
+      and the log paths.
     """
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
@@ -174,6 +178,9 @@ def run_process(argv: list[str], log_prefix: str, timeout: float = 0) -> dict:
         proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.PIPE)
         pump = threading.Thread(target=_tee, args=(proc.stderr, err), daemon=True)
         pump.start()
+        anon = {"peak_kb": 0}
+        sampler = threading.Thread(target=_sample_anon, args=(proc, anon), daemon=True)
+        sampler.start()
         timer = threading.Timer(timeout, proc.kill) if timeout else None
         if timer:
             timer.start()
@@ -190,11 +197,27 @@ def run_process(argv: list[str], log_prefix: str, timeout: float = 0) -> dict:
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         # Linux reports ru_maxrss in KiB.
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_anon_mb": round(anon["peak_kb"] / 1024, 1),
         "exit_code": proc.returncode,
         "result": _last_json(out_path),
         "stderr": stderr,
         "log": err_path,
     }
+
+
+def _sample_anon(proc: subprocess.Popen, out: dict, interval: float = 0.2) -> None:
+    """Keeps out["peak_kb"] at the largest RssAnon of `proc` seen until it exits."""
+    path = f"/proc/{proc.pid}/status"
+    while proc.returncode is None:
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        out["peak_kb"] = max(out["peak_kb"], int(line.split()[1]))
+                        break
+        except (OSError, ValueError):  # exited (or not Linux): keep what was seen
+            return
+        time.sleep(interval)
 
 
 def _tee(pipe, log) -> None:
@@ -441,7 +464,7 @@ class Bench:
             "stage": name,
             "dataset_size": self.dataset,
             "scale": FLAGS.scale,
-            **{k: proc[k] for k in ("wall_s", "cpu_s", "peak_rss_mb", "exit_code")},
+            **{k: proc[k] for k in ("wall_s", "cpu_s", "peak_rss_mb", "peak_anon_mb", "exit_code")},
         }
         result = proc["result"] or {}
         ok = proc["exit_code"] == 0 and "error" not in result

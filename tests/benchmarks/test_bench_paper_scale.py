@@ -187,6 +187,8 @@ def test_every_stage_runs(stages, stage):
     assert "error" not in line, line["error"]
     assert line["exit_code"] == 0
     assert line["wall_s"] > 0 and line["peak_rss_mb"] > 0
+    # Sampled anonymous memory: some, and never more than the whole resident set.
+    assert 0 < line["peak_anon_mb"] <= line["peak_rss_mb"]
     assert line["rate"] > 0 and line["rate_unit"]
 
 
