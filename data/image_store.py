@@ -257,6 +257,7 @@ class ImageStore:
                 out[start : start + len(chunk)] = chunk
             out.flush()
             del out
+            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):

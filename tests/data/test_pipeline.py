@@ -188,6 +188,7 @@ def test_image_store_cache_file_is_reused_and_keyed_on_content(pixels, tmp_path)
     want = np.load(first.cache_path)
     np.testing.assert_array_equal(want, preprocess.resize_uint8(pixels, 12).numpy())
     stamp = os.stat(first.cache_path).st_mtime_ns
+    assert os.stat(first.cache_path).st_mode & 0o777 == 0o644  # readable by other users
     again = image_store.ImageStore(png, 12, decoded_budget_bytes=0, cache_dir=tmp_path)
     assert again.cache_path == first.cache_path
     assert os.stat(again.cache_path).st_mtime_ns == stamp  # Reused, not rewritten.
