@@ -599,6 +599,7 @@ class Bench:
             "steps": result["steps"],
             "batch_size": batch,
             "train_seconds": result["train_seconds"],
+            "setup_seconds": result.get("setup_seconds"),
             "validation_pass_s": validation_s,
             "test_auc": result["test"]["auc"],
         }
@@ -798,8 +799,9 @@ class Bench:
 
 
 def _step_seconds(result: dict, proc: dict) -> float:
-    """Training-loop seconds without the epoch-end validation pass."""
-    return result["train_seconds"] - (_validation_seconds(proc["stderr"]) or 0.0)
+    """Training-loop seconds without the setup (the image cache's first decode) and validation."""
+    setup = result.get("setup_seconds") or 0.0
+    return result["train_seconds"] - setup - (_validation_seconds(proc["stderr"]) or 0.0)
 
 
 _VALIDATION = re.compile(r"epoch \d+ \(step \d+\): validation AUC .*\(([\d.]+)s\)")

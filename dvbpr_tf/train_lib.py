@@ -420,7 +420,9 @@ def train_and_evaluate(
       'steps', 'history' (per-epoch validation), 'popularity' / 'oracle'
       (test AUCs, or None), 'leak' (`metrics.auc.leak_diagnostic` of the test
       split), 'protocol' (DVBPR's sampling and the metric definitions),
-      'train_seconds', 'export' (path or None).
+      'train_seconds' (setup, training and its validation passes),
+      'setup_seconds' (the image store, incl. a cache's first decode, and
+      the model), 'export' (path or None).
 
     Raises:
       TrainingDivergedError: NaN/inf loss; the last good checkpoint is kept.
@@ -431,6 +433,7 @@ def train_and_evaluate(
     trainer = Trainer(
         config, dataset, workdir, strategy, auc_options, image_cache_dir=image_cache_dir
     )
+    setup_seconds = time.perf_counter() - t0  # the image store (a cache's first decode) and model
     history = trainer.fit()
     train_seconds = time.perf_counter() - t0
     if not trainer.restore_best():
@@ -450,6 +453,7 @@ def train_and_evaluate(
         "eval_every_epochs": trainer.eval_every,
         "history": history,
         "train_seconds": train_seconds,
+        "setup_seconds": setup_seconds,
         "popularity": None,
         "oracle": None,
         "leak": auc_lib.leak_diagnostic(dataset, "test"),

@@ -35,6 +35,7 @@ def test_narrow_model_learns_synthetic_fashion_tiny(tmp_path):
     assert test["auc"] > pop["auc"] + 0.08, result
     assert test["auc_cold"] > pop["auc_cold"] + 0.1, result
     assert len(result["history"]) == 4
+    assert 0 < result["setup_seconds"] < result["train_seconds"]
     assert result["validation"]["auc"] == max(h["auc"] for h in result["history"])
     # TensorBoard event files for train scalars and validation AUC/images.
     for sub in ("train", "validation"):
