@@ -76,13 +76,7 @@ flags.DEFINE_string("feature_cache", None, "Folder caching extracted features (d
 flags.DEFINE_string(
     "mcauley_features", None, "McAuley image_features_*.b file (--features=mcauley)."
 )
-flags.DEFINE_string(
-    "image_cache_dir",
-    None,
-    "Folder where a catalogue too large to hold decoded in memory is decoded once, at the "
-    "model's image size, into a memory-mapped .npy file reused by later runs (Amazon Fashion "
-    "at 224 px: 35 GB of disk). Unset: such catalogues decode JPEGs per lookup (slower).",
-)
+data_flags.define_image_cache_dir()
 flags.mark_flag_as_required("workdir")
 
 FLAGS = flags.FLAGS

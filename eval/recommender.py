@@ -42,6 +42,7 @@ flags.DEFINE_string(
 )
 flags.DEFINE_integer("batch_size", 256, "Images per call of item_embedding.")
 flags.DEFINE_integer("sampled_seed", 0, "Seed of the sampled-100 negatives.")
+data_flags.define_image_cache_dir()  # the same cache files dvbpr_tf.train writes
 
 FLAGS = flags.FLAGS
 
@@ -63,13 +64,19 @@ def main(argv):
                 "dataset": FLAGS.dataset,
                 "batch_size": FLAGS.batch_size,
                 "sampled_seed": FLAGS.sampled_seed,
+                "image_cache_dir": FLAGS.image_cache_dir,
                 "data_options": data_flags.options_from_flags(),
                 "auc": auc_options,
             },
         )
     ds = registry.load(FLAGS.dataset, data_flags.options_from_flags())
     result = evaluate_export(
-        FLAGS.export, ds, batch_size=FLAGS.batch_size, seed=FLAGS.sampled_seed, options=auc_options
+        FLAGS.export,
+        ds,
+        batch_size=FLAGS.batch_size,
+        seed=FLAGS.sampled_seed,
+        options=auc_options,
+        image_cache_dir=FLAGS.image_cache_dir,
     )
     result.update(
         dataset=ds.name,

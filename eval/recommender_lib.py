@@ -18,13 +18,22 @@ from exports.recommender import LoadedEmbedder, load_embedder
 from metrics import auc as auc_lib
 
 
-def embed_with_export(loaded: LoadedEmbedder, ds: RecDataset, batch_size: int = 256):
+def embed_with_export(
+    loaded: LoadedEmbedder,
+    ds: RecDataset,
+    batch_size: int = 256,
+    image_cache_dir: str | None = None,
+):
     """Item and user embeddings of `ds` through an export.
 
     Args:
       loaded: the export (`exports.recommender.load_embedder`).
       ds: the dataset it was trained on (checked: its users and catalogue).
       batch_size: images per item_embedding call.
+      image_cache_dir: where a catalogue over the memory budget is decoded
+        once into a memory-mapped file (`data.image_store.ImageStore`; the
+        files `dvbpr_tf.train --image_cache_dir` writes are reused); None
+        decodes such catalogues per lookup.
 
     Returns:
       (user_emb [num_users, K], item_emb [num_items, K]) float32 arrays.
@@ -35,7 +44,7 @@ def embed_with_export(loaded: LoadedEmbedder, ds: RecDataset, batch_size: int = 
     if not ds.has_images:
         raise DataError(f"Dataset {ds.name} has no images; the export embeds items from images.")
     loaded.check_dataset(ds)
-    store = image_store.ImageStore(ds.images, loaded.image_size)
+    store = image_store.ImageStore(ds.images, loaded.image_size, cache_dir=image_cache_dir)
     items = (
         tf.data.Dataset.range(ds.num_items)
         .batch(batch_size)
@@ -65,6 +74,7 @@ def evaluate_export(
     batch_size: int = 256,
     seed: int = 0,
     options: auc_lib.AUCOptions | None = None,
+    image_cache_dir: str | None = None,
 ):
     """AUC of an exported recommender on validation and test.
 
@@ -75,12 +85,13 @@ def evaluate_export(
       batch_size: images per item_embedding call.
       seed: seed of the sampled-100 negatives.
       options: the metric definitions.
+      image_cache_dir: see `embed_with_export`.
 
     Returns:
       {"validation": {auc, auc_cold, auc_warm, auc_sampled100}, "test": {...}}.
     """
     loaded = load_embedder(export_dir, flag="--export")
-    user_emb, item_emb = embed_with_export(loaded, ds, batch_size)
+    user_emb, item_emb = embed_with_export(loaded, ds, batch_size, image_cache_dir)
     out = {}
     for split in ("validation", "test"):
         m = auc_lib.evaluate_embeddings(ds, split, user_emb, item_emb, options=options, seed=seed)

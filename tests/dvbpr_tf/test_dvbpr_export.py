@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
 import textwrap
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
 
-from data import preprocess
+from data import image_store, preprocess
 from dvbpr_tf import export_lib, models
 from eval import recommender_lib as recommender
 from metrics import auc as auc_lib
@@ -130,3 +132,10 @@ def test_export_reloads_without_project_code_and_matches_the_model(tmp_path):
         want = auc_lib.evaluate_embeddings(ds, split, theta, item_emb)
         for key in ("auc", "auc_cold", "auc_sampled100"):
             np.testing.assert_allclose(got[split][key], want[key], atol=1e-6)
+    # Through a decoded-once cache file (the stores are bit-identical): the same numbers.
+    cache = tmp_path / "image_cache"
+    over_budget = functools.partial(image_store.ImageStore, decoded_budget_bytes=0)
+    with mock.patch.object(image_store, "ImageStore", over_budget):
+        cached = recommender.evaluate_export(export_dir, ds, batch_size=16, image_cache_dir=cache)
+    assert [f for f in os.listdir(cache) if f.startswith("images_")]
+    assert cached == got
