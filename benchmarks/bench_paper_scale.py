@@ -164,7 +164,8 @@ def run_process(argv: list[str], log_prefix: str, timeout: float = 0) -> dict:
     Returns:
       dict with wall_s, peak_rss_mb (the process's own maximum resident
       set, from `os.wait4`), peak_anon_mb (its largest anonymous resident
-      memory, sampled: `RssAnon` of /proc/PID/status every 0.2 s; RSS
+      memory, sampled: `RssAnon` of /proc/PID/status every 0.2 s, None
+      when the process ended before the first sample; RSS
       also counts the pages of memory-mapped files such as the image and
       feature caches, which the kernel can drop and re-read), exit_code,
       result (its last stdout line parsed as JSON, or None), stderr_tail
@@ -197,7 +198,8 @@ def run_process(argv: list[str], log_prefix: str, timeout: float = 0) -> dict:
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         # Linux reports ru_maxrss in KiB.
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-        "peak_anon_mb": round(anon["peak_kb"] / 1024, 1),
+        # None: the process ended before the first sample (sub-second stages).
+        "peak_anon_mb": round(anon["peak_kb"] / 1024, 1) if anon["peak_kb"] else None,
         "exit_code": proc.returncode,
         "result": _last_json(out_path),
         "stderr": stderr,
@@ -215,8 +217,8 @@ def _sample_anon(proc: subprocess.Popen, out: dict, interval: float = 0.2) -> No
                     if line.startswith("RssAnon:"):
                         out["peak_kb"] = max(out["peak_kb"], int(line.split()[1]))
                         break
-        except (OSError, ValueError):  # exited (or not Linux): keep what was seen
-            return
+        except (OSError, ValueError):  # mid-exec, or reaped: the loop's test decides
+            pass
         time.sleep(interval)
 
 
@@ -632,6 +634,8 @@ class Bench:
                 *self.paths.data_flags(self.dataset),
                 f"--export={os.path.join(self.paths.stage(train), 'export')}",
                 f"--workdir={workdir}",
+                # The train stage's cache files, reused (decoded once per size).
+                *([f"--image_cache_dir={self.paths.image_cache}"] if FLAGS.image_cache else []),
             ),
             rate=lambda r, p: (pairs / p["wall_s"], "user-item pairs/s"),
             fields=lambda r, p: {
