@@ -201,9 +201,3 @@ def feature_scale(features: np.ndarray) -> float:
     """
     scale = float(np.mean(arrays.row_norms(np.asarray(features, np.float32))))
     return scale if scale > 0 else 1.0
-
-
-def normalize_features(features: np.ndarray) -> np.ndarray:
-    """Features divided by `feature_scale` (float32): a copy; models take the scale instead."""
-    features = np.asarray(features, np.float32)
-    return features / feature_scale(features)

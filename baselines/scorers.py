@@ -54,17 +54,16 @@ def visrank_items(features: np.ndarray, metric: str = "cosine") -> VisRankItems:
     features = np.asarray(features, np.float32)
     if features.ndim != 2:
         raise ValueError(f"VisRank: features must be [num_items, D], got {features.shape}.")
+    step = arrays.chunk_rows(features)
     if metric == "cosine":
         norms = np.maximum(arrays.row_norms(features), 1e-12)
         unit = arrays.aligned_empty(features.shape)
-        step = max(1, 2**24 // max(1, features.shape[1]))
         for start in range(0, len(features), step):
             rows = slice(start, start + step)
             np.divide(features[rows], norms[rows, None], out=unit[rows])
         return VisRankItems(arrays.constant(unit), None, metric)
     if metric == "sqeuclidean":
         f = arrays.constant(features)
-        step = max(1, 2**24 // max(1, features.shape[1]))
         sq = tf.concat(
             [
                 tf.reduce_sum(tf.square(f[start : start + step]), axis=1)

@@ -62,7 +62,7 @@ def aligned(array, dtype=np.float32, copy: bool = False) -> np.ndarray:
     if array.ndim == 0:
         out[...] = array
         return out
-    step = _chunk_rows(array)
+    step = chunk_rows(array)
     for start in range(0, len(array), step):
         out[start : start + step] = array[start : start + step]
     return out
@@ -75,13 +75,14 @@ def row_norms(array: np.ndarray) -> np.ndarray:
     the same way whatever the number of rows in its chunk.
     """
     out = np.empty(len(array), np.float32)
-    step = _chunk_rows(array)
+    step = chunk_rows(array)
     for start in range(0, len(array), step):
         out[start : start + step] = np.linalg.norm(array[start : start + step], axis=1)
     return out
 
 
-def _chunk_rows(array: np.ndarray) -> int:
+def chunk_rows(array: np.ndarray) -> int:
+    """Rows of `array` per chunk of the chunked loops (~64 MB, at least one row)."""
     row_bytes = max(1, int(np.prod(array.shape[1:], dtype=np.int64)) * array.dtype.itemsize)
     return max(1, _CHUNK_BYTES // row_bytes)
 
