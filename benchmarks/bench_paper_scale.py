@@ -199,7 +199,9 @@ def run_process(argv: list[str], log_prefix: str, timeout: float = 0) -> dict:
         # Linux reports ru_maxrss in KiB.
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         # None: the process ended before the first sample (sub-second stages).
-        "peak_anon_mb": round(anon["peak_kb"] / 1024, 1) if anon["peak_kb"] else None,
+        # KiB resolution: a stage that ends within one interval may have been
+        # sampled only at its exec (tens of KiB), which 0.1 MB would round to 0.
+        "peak_anon_mb": round(anon["peak_kb"] / 1024, 3) if anon["peak_kb"] else None,
         "exit_code": proc.returncode,
         "result": _last_json(out_path),
         "stderr": stderr,
