@@ -122,8 +122,8 @@ def generate_sheet(designer: Designer, ds: RecDataset, users, categories, out_di
       best generated image, and the paths written.
     """
     rec, k, c = designer.rec, designer.config.top_k, designer.config
-    # The two long stages are single batched calls (no per-step host loop to
-    # report from), so each says what it does before and how long it took after.
+    # Each long stage says what it does before and how long it took after;
+    # in between, one that outlasts a few seconds reports progress with an ETA.
     start = time.perf_counter()
     queries_n = len(np.atleast_1d(users))
     logging.info("Retrieval delta(u, c) (eq. 8): %d queries over the catalogue...", queries_n)
@@ -131,7 +131,7 @@ def generate_sheet(designer: Designer, ds: RecDataset, users, categories, out_di
     logging.info("Retrieval done in %.1f s.", time.perf_counter() - start)
     start = time.perf_counter()
     logging.info(
-        "Preference maximisation (eqs. 9-11): %d queries x %d restarts x %d steps in one batch...",
+        "Preference maximisation (eqs. 9-11): %d queries x %d restarts x %d steps, one batch...",
         queries_n,
         c.restarts,
         c.steps,

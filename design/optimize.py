@@ -10,8 +10,9 @@ Paper Section III-D, on two exports (see `exports/`):
 
       x-hat(z') = theta_u . Phi(Delta G_c(tanh z')) - eta (D_c(G_c(tanh z')) - 1)^2
 
-  with Adam, all queries and restarts of a call in one batch inside one
-  `tf.function`; returns the best image, the top-k by x-hat, and k images
+  with Adam, all queries and restarts of a call in one batch, as ~20
+  calls of one `tf.function` that carry Adam's state (so that a long
+  ascent reports progress with an ETA on stderr); returns the best image, the top-k by x-hat, and k images
   sampled without replacement with p(e_t) = softmax(x-hat)_t (eq. 11).
   Delta upscales G's R x R images to Phi's S x S input by nearest
   neighbour (and tiles grey images to RGB).
@@ -34,6 +35,7 @@ import tensorflow as tf
 from absl import logging
 
 from common.images import tf_grey_to_rgb, to_unit_range
+from common.runtime import Progress
 from data import preprocess
 from data.core import DataError
 from design.config import DesignConfig
@@ -46,6 +48,8 @@ from exports.recommender import LoadedRecommender
 
 # Rows per call when scoring or generating outside the optimiser (bounds memory).
 _CHUNK = 256
+# An ascent runs as about this many calls, so that it can report progress.
+_PROGRESS_CHUNKS = 20
 
 
 class Designer(Retrieval):
@@ -66,8 +70,9 @@ class Designer(Retrieval):
         self.gan = gan
         self.config = config
         self._theta = tf.constant(recommender.theta)
-        self._ascent_fn = tf.function(self._ascent, reduce_retracing=True)
-        self._invert_fn = tf.function(self._invert, reduce_retracing=True)
+        self._ascent_chunk_fn = tf.function(self._ascent_chunk, reduce_retracing=True)
+        self._invert_chunk_fn = tf.function(self._invert_chunk, reduce_retracing=True)
+        self._inverted_fn = tf.function(self._inverted, reduce_retracing=True)
         self._terms_fn = tf.function(self._terms, reduce_retracing=True)
 
     # ------------------------------------------------------------------
@@ -116,51 +121,90 @@ class Designer(Retrieval):
         realism = tf.square(self.gan.discriminate(images, categories) - 1.0)
         return preference, realism, images
 
-    def _adam_loop(self, z_prime, value_and_grad, lr, steps, keep):
-        """Adam ascent on z' [N, z_dim], elementwise per row, in one tf.while_loop.
+    def _adam_chunk(self, z_prime, m, v, t0, value_and_grad, lr, steps, keep):
+        """`steps` Adam steps on z' [N, z_dim] from step t0, elementwise per row.
+
+        One tf.while_loop; `_adam` calls it chunk after chunk, carrying the
+        moments and the step count, so the steps are those of one loop.
 
         Args:
-          z_prime: the start.
+          z_prime, m, v: float32 [N, z_dim], the iterate and Adam's moments.
+          t0: int32 scalar, steps already taken (Adam's bias correction).
           value_and_grad: z' -> (values [N], d sum(values) / d z').
           lr: step size.
-          steps: a Python int, the number of steps.
+          steps: int32 scalar, steps of this chunk.
           keep: a Python bool; also return z' after every step.
 
         Returns:
-          (z' after the last step, [steps + 1, N, z_dim] z' at every step
-          (step 0 first) or None, [steps, N] values before each step).
+          (z', m, v after the chunk, [steps, N, z_dim] z' after each step
+          or None, [steps, N] values before each step).
         """
         c = self.config
         b1, b2, eps = c.adam_beta1, c.adam_beta2, c.adam_epsilon
         rows = z_prime.shape[:1]
         history = tf.TensorArray(tf.float32, size=steps, element_shape=rows)
-        path = tf.TensorArray(tf.float32, size=steps + 1 if keep else 0)
-        if keep:
-            path = path.write(0, z_prime)
+        # Written only when kept: the writes also keep grappler from fusing
+        # D's conv, bias and leaky ReLU (a "remapper failed" error on stderr).
+        path = tf.TensorArray(tf.float32, size=steps if keep else 0, element_shape=z_prime.shape)
 
-        def body(t, zp, m, v, history, path):
+        def body(i, zp, m, v, history, path):
             values, grad = value_and_grad(zp)
-            step = tf.cast(t + 1, tf.float32)
+            step = tf.cast(t0 + i + 1, tf.float32)
             m = b1 * m + (1.0 - b1) * grad
             v = b2 * v + (1.0 - b2) * tf.square(grad)
             m_hat = m / (1.0 - tf.pow(b1, step))
             v_hat = v / (1.0 - tf.pow(b2, step))
             zp = zp + lr * m_hat / (tf.sqrt(v_hat) + eps)
             if keep:
-                path = path.write(t + 1, zp)
-            return t + 1, zp, m, v, history.write(t, values), path
+                path = path.write(i, zp)
+            return i + 1, zp, m, v, history.write(i, values), path
 
-        zeros = tf.zeros_like(z_prime)
-        _, z_prime, _, _, history, path = tf.while_loop(
-            lambda t, *_: t < steps,
+        _, z_prime, m, v, history, path = tf.while_loop(
+            lambda i, *_: i < steps,
             body,
-            (tf.constant(0), z_prime, zeros, zeros, history, path),
+            (tf.constant(0), z_prime, m, v, history, path),
         )
-        values = history.stack() if steps else tf.zeros([0, tf.shape(z_prime)[0]])
-        return z_prime, (path.stack() if keep else None), values
+        return z_prime, m, v, (path.stack() if keep else None), history.stack()
 
-    def _ascent(self, z_prime, users, categories, eta, steps, keep):
-        """Eq. 10 for N rows; returns the end state, the path of z' (if kept) and the history."""
+    def _adam(self, chunk_fn, z_prime, steps: int, keep: bool, what: str):
+        """Adam ascent on z' [N, z_dim] in chunks of steps, with progress and ETA.
+
+        Args:
+          chunk_fn: (z', m, v, t0, steps, keep) -> `_adam_chunk`'s outputs,
+            the query's tensors bound.
+          z_prime: float32 [N, z_dim] numpy start.
+          steps: total steps.
+          keep: also return z' at every step.
+          what: names the loop in progress lines.
+
+        Returns:
+          (z' after the last step [N, z_dim], [steps + 1, N, z_dim] z' at
+          every step (step 0 first) or None, [steps, N] values before each
+          step), numpy.
+        """
+        z_prime = tf.constant(z_prime)
+        m = v = tf.zeros_like(z_prime)
+        # About 20 calls per ascent: progress every few seconds on a long
+        # one; each call adds a dispatch of a few milliseconds.
+        chunk = max(1, -(-steps // _PROGRESS_CHUNKS))
+        progress = Progress(steps, "steps", prefix=what, quiet_start=True)
+        paths, history = [z_prime.numpy()[None]] if keep else [], []
+        for t0 in range(0, steps, chunk):
+            n = min(chunk, steps - t0)
+            z_prime, m, v, path, values = chunk_fn(
+                z_prime, m, v, tf.constant(t0), tf.constant(n), keep
+            )
+            history.append(values.numpy())
+            if keep:
+                paths.append(path.numpy())
+            progress.update(t0 + n)
+        progress.update(steps, force=True)
+        rows = z_prime.shape[0]
+        values = np.concatenate(history) if history else np.zeros([0, rows], np.float32)
+        return z_prime.numpy(), (np.concatenate(paths) if keep else None), values
+
+    def _ascent_chunk(self, z_prime, m, v, t0, steps, keep, users, categories, eta):
+        """`_adam_chunk` of eq. 10 for N rows."""
         theta_rows = tf.gather(self._theta, users)
 
         def value_and_grad(zp):
@@ -171,22 +215,43 @@ class Designer(Retrieval):
                 total = tf.reduce_sum(objective)
             return objective, tape.gradient(total, zp)
 
-        z_prime, path, history = self._adam_loop(
-            z_prime, value_and_grad, self.config.learning_rate, steps, keep
+        return self._adam_chunk(
+            z_prime, m, v, t0, value_and_grad, self.config.learning_rate, steps, keep
         )
-        preference, realism, _ = self._terms(z_prime, theta_rows, categories)
+
+    def _ascent(self, z_prime, users, categories, eta, steps: int, keep: bool, what: str):
+        """Eq. 10 for N rows: the end state, the path of z' (if kept), the history.
+
+        Args:
+          z_prime: float32 [N, z_dim] numpy start.
+          users, categories: int [N]; eta: float32 [N].
+
+        Returns:
+          A dict of numpy arrays: z_prime [N, z_dim], history [steps, N],
+          preference and realism [N] at the end, path [steps + 1, N, z_dim]
+          when `keep`.
+        """
+        users, categories, eta = map(tf.constant, (users, categories, eta))
+
+        def chunk_fn(zp, m, v, t0, n, keep):
+            return self._ascent_chunk_fn(zp, m, v, t0, n, keep, users, categories, eta)
+
+        z_prime, path, history = self._adam(chunk_fn, z_prime, steps, keep, what)
+        preference, realism, _ = self._terms_fn(
+            tf.constant(z_prime), tf.gather(self._theta, users), categories
+        )
         out = {
             "z_prime": z_prime,
             "history": history,
-            "preference": preference,
-            "realism": realism,
+            "preference": preference.numpy(),
+            "realism": realism.numpy(),
         }
         if keep:
             out["path"] = path
         return out
 
-    def _invert(self, z_prime, targets, categories, steps):
-        """Eq. 12 for N rows: Adam descent on the mean absolute error."""
+    def _invert_chunk(self, z_prime, m, v, t0, steps, keep, targets, categories):
+        """`_adam_chunk` of eq. 12 for N rows: descent on the mean absolute error."""
 
         def value_and_grad(zp):
             with tf.GradientTape() as tape:
@@ -196,12 +261,14 @@ class Designer(Retrieval):
                 total = -tf.reduce_sum(l1)
             return -l1, tape.gradient(total, zp)
 
-        z_prime, _, _ = self._adam_loop(
-            z_prime, value_and_grad, self.config.inversion_learning_rate, steps, False
+        return self._adam_chunk(
+            z_prime, m, v, t0, value_and_grad, self.config.inversion_learning_rate, steps, keep
         )
+
+    def _inverted(self, z_prime, targets, categories):
+        """(G_c(tanh z') [N, R, R, C], mean absolute error to the targets [N])."""
         images = self.gan.generate(tf.tanh(z_prime), categories)
-        l1 = tf.reduce_mean(tf.abs(images - targets), axis=[1, 2, 3])
-        return z_prime, images, l1
+        return images, tf.reduce_mean(tf.abs(images - targets), axis=[1, 2, 3])
 
     # ------------------------------------------------------------------
     # Scoring helpers.
@@ -278,21 +345,20 @@ class Designer(Retrieval):
         if not 1 <= k <= m:
             raise ValueError(f"k={k} images per query need at least k restarts, got m={m}.")
         rows = q * m
-        out = self._ascent_fn(
-            tf.constant(self._atanh(z0).reshape(rows, -1)),
-            tf.constant(np.repeat(users, m)),
-            tf.constant(np.repeat(categories, m)),
-            tf.constant(np.repeat(eta, m)),
+        out = self._ascent(
+            self._atanh(z0).reshape(rows, -1),
+            np.repeat(users, m),
+            np.repeat(categories, m),
+            np.repeat(eta, m),
             c.steps,
-            False,
+            keep=False,
+            what=f"delta-hat ({q} queries x {m} restarts)",
         )
-        preference = out["preference"].numpy().reshape(q, m)
-        realism = out["realism"].numpy().reshape(q, m)
+        preference = out["preference"].reshape(q, m)
+        realism = out["realism"].reshape(q, m)
         objective = preference - eta[:, None] * realism
-        history = np.concatenate(
-            [out["history"].numpy().reshape(-1, q, m), objective[None]], axis=0
-        )
-        z = np.tanh(out["z_prime"].numpy()).reshape(q, m, -1)
+        history = np.concatenate([out["history"].reshape(-1, q, m), objective[None]], axis=0)
+        z = np.tanh(out["z_prime"]).reshape(q, m, -1)
         order = np.argsort(-objective, axis=1, kind="stable")
         rng = np.random.default_rng([seed, 11])
         sampled = sample_without_replacement(objective, k, rng)
@@ -382,17 +448,25 @@ class Designer(Retrieval):
             z0 = self.initial_z(n, c.inversion_restarts, seed + 12)
         z0 = np.asarray(z0, np.float32)
         r = z0.shape[1]
-        z_prime, images, l1 = self._invert_fn(
-            tf.constant(self._atanh(z0).reshape(n * r, -1)),
-            tf.constant(np.repeat(targets, r, axis=0)),
-            tf.constant(np.repeat(categories, r)),
+        targets_r = tf.constant(np.repeat(targets, r, axis=0))
+        categories_r = tf.constant(np.repeat(categories, r))
+
+        def chunk_fn(zp, m, v, t0, steps, keep):
+            return self._invert_chunk_fn(zp, m, v, t0, steps, keep, targets_r, categories_r)
+
+        z_prime, _, _ = self._adam(
+            chunk_fn,
+            self._atanh(z0).reshape(n * r, -1),
             c.inversion_steps,
+            keep=False,
+            what=f"inversion ({n} images x {r} restarts)",
         )
+        images, l1 = self._inverted_fn(tf.constant(z_prime), targets_r, categories_r)
         l1 = l1.numpy().reshape(n, r)
         best = l1.argmin(1)
         pick = np.arange(n) * r + best
         return InversionResult(
-            z_prime=z_prime.numpy()[pick],
+            z_prime=z_prime[pick],
             images=images.numpy()[pick],
             l1=l1[np.arange(n), best],
             targets=targets,
@@ -429,15 +503,16 @@ class Designer(Retrieval):
         eta = self._eta(eta, u)
         # Iterations 0, every, 2 every, ..., and the last one.
         steps = sorted(set(range(0, c.tailor_steps, c.snapshot_every)) | {c.tailor_steps})
-        out = self._ascent_fn(
-            tf.constant(np.repeat(inversion.z_prime, u, axis=0)),
-            tf.constant(users),
-            tf.constant(categories),
-            tf.constant(eta),
+        out = self._ascent(
+            np.repeat(inversion.z_prime, u, axis=0),
+            users,
+            categories,
+            eta,
             c.tailor_steps,
-            True,
+            keep=True,
+            what=f"tailoring ({u} users)",
         )
-        kept = out["path"].numpy()[steps]  # [T, U, z_dim]
+        kept = out["path"][steps]  # [T, U, z_dim]
         t = len(kept)
         flat_c = np.tile(categories, t)
         preference, realism, images = [], [], []

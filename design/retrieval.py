@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.runtime import Progress
 from data.core import DataError
 
 
@@ -75,6 +76,7 @@ class Retrieval:
         scores = np.zeros([len(users), k], np.float32)
         emb = self.rec.item_embeddings
         block = block or max(1, (1 << 24) // max(1, len(emb)))
+        progress = Progress(len(users), "queries", prefix="retrieval", quiet_start=True)
         for start in range(0, len(users), block):
             u = users[start : start + block]
             c = categories[start : start + block]
@@ -85,4 +87,5 @@ class Retrieval:
             order = np.argsort(-part_scores, axis=1, kind="stable")
             items[start : start + block] = np.take_along_axis(part, order, axis=1)
             scores[start : start + block] = np.take_along_axis(part_scores, order, axis=1)
+            progress.update(min(start + block, len(users)))
         return items, scores
