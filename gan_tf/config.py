@@ -102,6 +102,16 @@ class GANConfig:
         real + fake batch, one set of statistics and one moving-average
         update; the small presets' (see the module docstring for the
         measured cost of each).
+      d_stddev_group: 0 (the paper's D), or a minibatch standard-deviation
+        feature (Karras et al. 2018) on D's last conv maps: in training, the
+        standard deviation of each feature across groups of this many
+        consecutive images of the batch, averaged into one number per group
+        and appended to the maps as a constant channel, so that D can see
+        a batch whose images are all alike (mode collapse). Groups never mix
+        real and fake images (batch_size must be a multiple of it). D in
+        inference mode (the export's `discriminate`, which design calls on
+        single images) uses the moving average of that number over
+        training's batches instead, as batch norm does its statistics.
       leak: slope of the leaky ReLUs (the release: 0.2).
       update: "alternating" (the paper: "optimized alternately"; the
         release: a D step, then a G step through the updated D, same z) or
@@ -146,6 +156,7 @@ class GANConfig:
     d_widths: tuple[int, ...] = (16, 32, 64, 128)
     d_condition_layers: int = 2
     d_batch_norm: str = "joint"
+    d_stddev_group: int = 0
     leak: float = 0.2
     update: str = "simultaneous"
     g_ema_decay: float = 0.0
@@ -179,6 +190,13 @@ class GANConfig:
                 f"d_condition_layers must be in [0, len(d_widths) + 1] = "
                 f"[0, {len(self.d_widths) + 1}] (D has {len(self.d_widths)} convs and a score "
                 f"layer), got {self.d_condition_layers}."
+            )
+        if self.d_stddev_group < 0 or (
+            self.d_stddev_group and self.batch_size % self.d_stddev_group
+        ):
+            raise ValueError(
+                f"d_stddev_group must be 0 or divide batch_size ({self.batch_size}), got "
+                f"{self.d_stddev_group}."
             )
         if self.d_batch_norm not in D_BATCH_NORM_MODES:
             raise ValueError(

@@ -147,12 +147,54 @@ def build_discriminator(config: GANConfig, seed: int | None = None) -> keras.Mod
         if i > 0:
             h = _bn(config, f"conv{i}_bn")(h)
         h = layers.LeakyReLU(config.leak)(h)
+    if config.d_stddev_group:
+        h = MinibatchStddev(config.d_stddev_group, config.bn_momentum, name="stddev")(h)
     if len(config.d_widths) < config.d_condition_layers:
         h = with_category(h)
     h = layers.Flatten()(h)
     score = layers.Dense(1, kernel_initializer=_init(next(seeds)), name="score")(h)
     score = layers.Reshape(())(score)
     return keras.Model([images, category], score, name="discriminator")
+
+
+class MinibatchStddev(layers.Layer):
+    """Appends one channel: how much the images of a group differ (`GANConfig.d_stddev_group`).
+
+    Training: h [B, S, S, C] -> the standard deviation of every feature over
+    each group of `group` consecutive images, averaged over features and
+    positions: one number per group, tiled as channel C + 1 of each of its
+    images; the mean over groups updates `moving_stddev`. Inference: the
+    channel holds `moving_stddev` for every image, so that D scores an image
+    alone as it scored images in training batches.
+    """
+
+    def __init__(self, group: int, momentum: float, **kwargs):
+        super().__init__(**kwargs)
+        self.group = int(group)
+        self.momentum = float(momentum)
+
+    def build(self, input_shape):
+        self.moving_stddev = self.add_weight(
+            shape=(), initializer="zeros", trainable=False, name="moving_stddev"
+        )
+
+    def call(self, h, training=False):
+        if training:
+            shape = ops.shape(h)
+            groups = ops.reshape(h, (-1, self.group, shape[1], shape[2], shape[3]))
+            spread = ops.sqrt(ops.var(groups, axis=1) + 1e-8)  # [B / group, S, S, C]
+            per_group = ops.mean(spread, axis=(1, 2, 3))
+            self.moving_stddev.assign(
+                self.momentum * self.moving_stddev + (1.0 - self.momentum) * ops.mean(per_group)
+            )
+            value = ops.repeat(per_group, self.group, axis=0)  # [B]
+        else:
+            value = ops.broadcast_to(self.moving_stddev, ops.shape(h)[:1])
+        plane = ops.ones_like(h[..., :1]) * value[:, None, None, None]
+        return ops.concatenate([h, plane], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "group": self.group, "momentum": self.momentum}
 
 
 def _seed_stream(seed: int | None):
@@ -263,14 +305,20 @@ class InferenceDiscriminator(tf.Module):
             size, channels = out, width
         self.stages = stages
         score = discriminator.get_layer("score")
-        kernel = tf.convert_to_tensor(score.kernel)  # [size * size * channels (+ k), 1]
+        # The score layer reads the last conv's maps, flattened as [size, size,
+        # channels (+ 1 minibatch-stddev plane) (+ k one-hot planes)]: both
+        # kinds of plane are constant per category here, so they fold into
+        # score_constant.
+        stddev = 1 if config.d_stddev_group else 0
+        onehot = k if len(config.d_widths) < config.d_condition_layers else 0
+        kernel = tf.reshape(score.kernel, [size, size, channels + stddev + onehot])
         score_constant = tf.zeros([k])
-        if len(config.d_widths) < config.d_condition_layers:
-            # The score layer reads the last conv's tiled maps, flattened as
-            # [size, size, channels + k].
-            kernel = tf.reshape(kernel, [size, size, channels + k])
-            score_constant = tf.reduce_sum(kernel[:, :, channels:], axis=[0, 1])
-            kernel = tf.reshape(kernel[:, :, :channels], [-1, 1])
+        if onehot:
+            score_constant += tf.reduce_sum(kernel[:, :, channels + stddev :], axis=[0, 1])
+        if stddev:
+            moving = discriminator.get_layer("stddev").moving_stddev
+            score_constant += moving * tf.reduce_sum(kernel[:, :, channels])
+        kernel = tf.reshape(kernel[:, :, :channels], [-1, 1])
         self.score_kernel = tf.Variable(kernel, trainable=False)
         self.score_constant = tf.Variable(score_constant + score.bias[0], trainable=False)
 

@@ -43,6 +43,7 @@ GAN_FLAGS = config_flags.define_flags(
         "d_widths",
         "d_condition_layers",
         "d_batch_norm",
+        "d_stddev_group",
         "d_learning_rate",
         "update",
     ),

@@ -60,6 +60,7 @@ _FIELDS_BEFORE_THEY_EXISTED = {
     "g_ema_decay": 0.0,
     "update": "simultaneous",
     "d_learning_rate": None,
+    "d_stddev_group": 0,
 }
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919

@@ -249,11 +249,19 @@ def test_category_reaches_the_score_through_each_conditioned_layer(n_conditioned
         (64, (4, 8, 8, 16, 16), 1, 6),
     ],
 )
-def test_inference_discriminator_matches_keras(resolution, d_widths, channels, n_conditioned):
+@pytest.mark.parametrize("stddev_group", [0, 4])
+def test_inference_discriminator_matches_keras(
+    resolution, d_widths, channels, n_conditioned, stddev_group
+):
     """The export's rewritten D (category constants, small convs as matrices) is the same function."""
     # Momentum 0.5: a few training-mode calls move the moving statistics far from 0 and 1.
     config = _d_config(
-        resolution, d_widths, channels, d_condition_layers=n_conditioned, bn_momentum=0.5
+        resolution,
+        d_widths,
+        channels,
+        d_condition_layers=n_conditioned,
+        bn_momentum=0.5,
+        d_stddev_group=stddev_group,
     )
     d = networks.build_discriminator(config, seed=2)
     rng = np.random.default_rng(0)
@@ -265,6 +273,8 @@ def test_inference_discriminator_matches_keras(resolution, d_widths, channels, n
         if layer.__class__.__name__ == "BatchNormalization":
             assert np.abs(layer.moving_mean.numpy()).max() > 1e-3
             assert np.abs(layer.moving_variance.numpy() - 1).max() > 0.05
+    if stddev_group:
+        assert d.get_layer("stddev").moving_stddev.numpy() > 1e-3
     fast = networks.InferenceDiscriminator(d, config)
     constants = [s.category_constant is not None for s in fast.stages]
     assert constants == [i < n_conditioned for i in range(len(d_widths))]
@@ -289,3 +299,25 @@ def test_inference_discriminator_matches_keras(resolution, d_widths, channels, n
         assert np.abs(other - got.numpy()).max() > 1e-3 * scale
     else:
         np.testing.assert_array_equal(other, got.numpy())
+
+
+def test_minibatch_stddev_matches_numpy():
+    """Training: per group of 4, the features' standard deviation averaged; inference: the
+    moving average of it."""
+    layer = networks.MinibatchStddev(group=4, momentum=0.75)
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(8, 3, 3, 5)).astype(np.float32)
+    h[4:] = h[4]  # the second group: four copies of one image, as under mode collapse
+    out = layer(tf.constant(h), training=True).numpy()
+    np.testing.assert_array_equal(out[..., :5], h)
+    spread = np.sqrt(h.reshape(2, 4, 3, 3, 5).var(axis=1) + 1e-8).mean(axis=(1, 2, 3))
+    assert spread[0] > 0.5 and spread[1] < 1e-3
+    np.testing.assert_allclose(
+        out[..., 5], np.repeat(spread, 4)[:, None, None] + 0 * h[..., 0], rtol=1e-5
+    )
+    moving = 0.25 * spread.mean()
+    np.testing.assert_allclose(layer.moving_stddev.numpy(), moving, rtol=1e-5)
+    alone = layer(tf.constant(h[:1]), training=False).numpy()
+    np.testing.assert_allclose(alone[..., 5], np.full((1, 3, 3), moving), rtol=1e-6)
+    with pytest.raises(ValueError, match="d_stddev_group must be 0 or divide batch_size"):
+        gan_config.GANConfig(batch_size=64, d_stddev_group=5)
