@@ -12,8 +12,9 @@ Paper Section III-D, on two exports (see `exports/`):
 
   with Adam, all queries and restarts of a call in one batch, as ~20
   calls of one `tf.function` that carry Adam's state (so that a long
-  ascent reports progress with an ETA on stderr); returns the best image, the top-k by x-hat, and k images
-  sampled without replacement with p(e_t) = softmax(x-hat)_t (eq. 11).
+  ascent reports progress with an ETA on stderr); returns the best
+  image, the top-k by x-hat, and k images sampled without replacement
+  with p(e_t) = softmax(x-hat)_t (eq. 11).
   Delta upscales G's R x R images to Phi's S x S input by nearest
   neighbour (and tiles grey images to RGB).
 - `Designer.invert` solves eq. 12, min_z' ||G_c(tanh z') - nabla X||_1
