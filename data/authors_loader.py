@@ -5,8 +5,10 @@
 The first `load` has the dataset's builder (`data.authors_tfds`) convert
 the authors' `.npy` file into TFDS records; later loads read only the
 records, a batch of records parsed at a time, and never touch the pickle
-again. Either way the process ends up holding the catalogue's encoded
-images once (`ItemImages.encoded`).
+again. The image bytes stay on disk until something asks for them
+(`ItemImages.from_reader`): a run that streams them once into an image
+cache, or reuses one, never holds the encoded catalogue; one that needs
+random access to them reads them once (`ItemImages.encoded`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from data.core import AMAZON_FASHION_CATEGORIES, DataError, ItemImages, RecDatas
 
 # Items per tf.data batch when reading the records back.
 _READ_BATCH = 1024
+
+# Every field of a record (`data.authors_tfds`).
+RECORD_FIELDS = ("item", "image", "image_ok", "category", *USER_LISTS)
 
 
 def load(
@@ -118,7 +123,7 @@ def _prepare(builder: AuthorsBuilder, manual_dir: str | None) -> None:
         )
 
 
-def _record_batches(builder: AuthorsBuilder):
+def _record_batches(builder: AuthorsBuilder, fields: tuple[str, ...] = RECORD_FIELDS):
     """Yields the prepared records as NumPy batches, parsed a batch at a time.
 
     TFDS's `as_dataset` parses and decodes one example per graph call
@@ -126,32 +131,39 @@ def _record_batches(builder: AuthorsBuilder):
     batch of serialized records does the same work vectorised. Lists of
     users come back flat with their row lengths.
 
+    Args:
+      builder: a prepared builder.
+      fields: the record fields to parse (`RECORD_FIELDS` or a subset).
+
     Yields:
-      dicts of NumPy arrays: item [b] int64, image [b] object (bytes),
-      image_ok [b] bool, category [b] int64, and for each of train_users,
-      validation_users, test_users the flat [n] int64 users plus
-      `<key>_len` [b] int64.
+      dicts of NumPy arrays, for the fields asked for: item [b] int64, image
+      [b] object (bytes), image_ok [b] bool, category [b] int64, and for each
+      of train_users, validation_users, test_users the flat [n] int64 users
+      plus `<key>_len` [b] int64.
     """
     if builder.info.file_format != tfds.core.FileFormat.TFRECORD:
         raise DataError(
             f"{builder.name}: records under {builder.data_path} are in "
             f"{builder.info.file_format}, not TFRecord; delete that folder to prepare them again."
         )
-    spec = {
+    every = {
         "item": tf.io.FixedLenFeature([], tf.int64),
         "image": tf.io.FixedLenFeature([], tf.string),
         "image_ok": tf.io.FixedLenFeature([], tf.int64),
         "category": tf.io.FixedLenFeature([], tf.int64),
         **{key: tf.io.RaggedFeature(tf.int64) for key in USER_LISTS},
     }
+    spec = {key: every[key] for key in fields}
 
     def parse(serialized):
         parsed = tf.io.parse_example(serialized, spec)
-        out = {k: parsed[k] for k in ("item", "image", "category")}
-        out["image_ok"] = parsed["image_ok"] != 0
+        out = {k: parsed[k] for k in ("item", "image", "category") if k in parsed}
+        if "image_ok" in parsed:
+            out["image_ok"] = parsed["image_ok"] != 0
         for key in USER_LISTS:
-            out[key] = parsed[key].flat_values
-            out[key + "_len"] = parsed[key].row_lengths()
+            if key in parsed:
+                out[key] = parsed[key].flat_values
+                out[key + "_len"] = parsed[key].row_lengths()
         return out
 
     files = [os.fspath(path) for path in builder.info.splits["items"].filepaths]
@@ -165,18 +177,41 @@ def _record_batches(builder: AuthorsBuilder):
         yield {key: value.numpy() for key, value in batch.items()}
 
 
+def _image_chunks(builder: AuthorsBuilder, name: str, itemnum: int):
+    """Yields the records' images as [b] object arrays of bytes, in item order, with progress."""
+    progress = Progress(itemnum, "images", interval=10.0, prefix=f"{name}: reading images")
+    progress.last = progress.start  # short reads print nothing
+    done = 0
+    for batch in _record_batches(builder, ("item", "image")):
+        if not np.array_equal(batch["item"], np.arange(done, done + len(batch["item"]))):
+            raise DataError(
+                f"{name}: the records under {builder.data_path} are no longer in item order "
+                f"(changed since they were loaded?); delete that folder to prepare them again."
+            )
+        done += len(batch["item"])
+        progress.update(done)
+        yield batch["image"]
+
+
 def _read_records(builder: AuthorsBuilder, name: str, bad_images: str) -> RecDataset:
     metadata = builder.info.metadata
     usernum, itemnum = int(metadata["usernum"]), int(metadata["itemnum"])
     source = str(metadata.get("source", builder.FILE_NAME))
+    # Records written with the images' digest (all images fine, see
+    # `data.authors_tfds`) leave the image bytes on disk until something
+    # needs them: a training run on an image cache never reads them.
+    digest = metadata.get("images_digest")
+    lazy = digest is not None
+    fields = tuple(f for f in RECORD_FIELDS if f != "image") if lazy else RECORD_FIELDS
     item_parts, image_parts, ok_parts, category_parts = [], [], [], []
     rows = {"train": [], "validation": [], "test": []}
     progress = Progress(itemnum, "items", interval=10.0, prefix=f"{name}: reading records")
     progress.last = progress.start  # short loads print nothing
     done = 0
-    for batch in _record_batches(builder):
+    for batch in _record_batches(builder, fields):
         item_parts.append(batch["item"])
-        image_parts.append(batch["image"])
+        if not lazy:
+            image_parts.append(batch["image"])
         ok_parts.append(batch["image_ok"])
         category_parts.append(batch["category"])
         for split in rows:
@@ -194,7 +229,17 @@ def _read_records(builder: AuthorsBuilder, name: str, bad_images: str) -> RecDat
             f"expected {itemnum}; delete that folder to prepare them again."
         )
     order = np.argsort(item, kind="stable")
-    encoded = np.concatenate(image_parts)[order]
+    if lazy and not (np.array_equal(item, order) and all(map(np.all, ok_parts))):
+        # Not what a digest's records hold (items in order, all fine): read the bytes now.
+        lazy = False
+        image_parts = [batch["image"] for batch in _record_batches(builder, ("image",))]
+    if lazy:
+        encoded = None
+        item_images = ItemImages.from_reader(
+            itemnum, lambda: _image_chunks(builder, name, itemnum), str(digest)
+        )
+    else:
+        encoded = np.concatenate(image_parts)[order]
     del image_parts
     ok = np.concatenate(ok_parts)[order]
     categories = np.concatenate(category_parts)[order].astype(np.int64)
@@ -248,6 +293,6 @@ def _read_records(builder: AuthorsBuilder, name: str, bad_images: str) -> RecDat
         user_ids=np.asarray([str(u) for u in range(usernum)], dtype=object),
         categories=categories if has_categories else None,
         category_names=names,
-        images=ItemImages(encoded=encoded),
+        images=item_images if encoded is None else ItemImages(encoded=encoded),
         info=info,
     )

@@ -9,8 +9,10 @@ The paper's four image datasets exist only as the authors' `.npy` files
 each item is checked and written as soon as the pickle has built it, so
 conversion holds about one batch of images, not the file), and writes TFDS
 records; later loads read only the records, a batch of records parsed at a
-time, and never touch the pickle again. Either way the process ends up
-holding the catalogue's encoded images once (`ItemImages.encoded`).
+time, and never touch the pickle again. The conversion also stores a
+digest of the images (metadata `images_digest`, `ItemImages.content_digest`)
+so that a load can name them, e.g. find their decoded cache, without
+reading them (`data.authors_loader`).
 
 Records: one split, "items", with one example per item:
 
@@ -41,7 +43,7 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from data import authors_npy, images
-from data.core import DataError
+from data.core import DataError, blob_digest, digest_of_blobs
 
 PUBLISHED_AT = authors_npy.PUBLISHED_AT
 CODE_URL = "https://github.com/kang205/DVBPR"
@@ -233,6 +235,7 @@ class AuthorsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             )
         }
         bad: list[tuple[int, str]] = []
+        digests: dict[int, bytes] = {}  # item -> blob_digest of its stored image
         items = stream.items()
         with images.decode_pool() as pool:
 
@@ -246,7 +249,7 @@ class AuthorsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 chunk, checks = pending
                 # The pool checks the next chunk while this one is serialized.
                 pending = read_and_check()
-                yield from _examples(chunk, checks, users, bad)
+                yield from _examples(chunk, checks, users, bad, digests)
         # The stream has ended: the whole file is read and validated.
         if bad:
             images.report_bad_images([item for item, _ in bad], bad[0][1], path, self._bad_images)
@@ -256,22 +259,33 @@ class AuthorsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             source=self.FILE_NAME,
             source_bytes=os.path.getsize(path),
         )
+        if not bad and sorted(digests) == list(range(stream.itemnum)):
+            # Names the images without reading them back (`ItemImages.content_digest`),
+            # so a load can leave the bytes on disk.
+            self.info.metadata["images_digest"] = digest_of_blobs(
+                [digests[item] for item in range(stream.itemnum)]
+            )
 
 
-def _examples(chunk, checks, users: dict, bad: list):
-    """(item, example) for a chunk of (item, entry); (item, reason) of bad images go to `bad`."""
+def _examples(chunk, checks, users: dict, bad: list, digests: dict):
+    """(item, example) for a chunk of (item, entry).
+
+    (item, reason) of bad images go to `bad`, item -> `blob_digest` of the
+    stored image to `digests`.
+    """
     for (item, entry), check in zip(chunk, checks, strict=True):
         reason = check.result()
         if reason is not None:
             bad.append((item, reason))
         category = entry["category"]
-        image = entry["image"]
+        image = entry["image"] if reason else to_rgb_encoding(entry["image"])
+        digests[item] = blob_digest(image)
         yield (
             _record_key(item),
             {
                 "item": item,
                 "asin": entry["asin"] or "",
-                "image": image if reason else to_rgb_encoding(image),
+                "image": image,
                 "image_ok": reason is None,
                 "category": -1 if category is None else category,
                 **{key: lookup[item] for key, lookup in users.items()},

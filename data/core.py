@@ -8,7 +8,8 @@ type, so a new catalogue needs one loader and nothing else.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -30,41 +31,173 @@ AMAZON_FASHION_CATEGORIES = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
 class ItemImages:
-    """Item images, either encoded (JPEG/PNG bytes) or already decoded.
+    """Item images: encoded bytes (JPEG/PNG/...), held or read on first use, or decoded pixels.
 
-    Exactly one of `encoded` and `pixels` is set.
+    Exactly one of `encoded` and `pixels` is given, or the encoded bytes
+    come from a reader (`ItemImages.from_reader`): a catalogue stored on disk
+    (the authors' datasets as TFDS records) is then not held in memory until
+    something asks for `encoded`. Consumers that only stream the catalogue
+    (`encoded_chunks`: an image cache built once) or pick a few items
+    (`encoded_items`) never hold it; `content_digest` names the images
+    without reading them when the reader's owner knows it.
+
+    Immutable after construction (the lazily read bytes are set once).
 
     Attributes:
       encoded: [num_items] object array of `bytes` (JPEG or PNG, any size,
         RGB or grayscale); decoding to RGB happens in the tf.data pipeline.
+        Reads the whole catalogue into memory on first access when it comes
+        from a reader.
       pixels: [num_items, H, W, 3] uint8 array in [0, 255], for small
-        catalogues that are cheaper to hold decoded than to decode per step.
+        catalogues that are cheaper to hold decoded than to decode per step;
+        None for encoded images.
     """
 
-    encoded: np.ndarray | None = None
-    pixels: np.ndarray | None = None
+    __slots__ = ("_encoded", "_pixels", "_count", "_read_chunks", "_digest")
 
-    def __post_init__(self):
-        if (self.encoded is None) == (self.pixels is None):
+    def __init__(self, encoded: np.ndarray | None = None, pixels: np.ndarray | None = None):
+        if (encoded is None) == (pixels is None):
             raise ValueError("ItemImages needs exactly one of `encoded` or `pixels`.")
-        if self.pixels is not None:
-            if self.pixels.dtype != np.uint8 or self.pixels.ndim != 4 or self.pixels.shape[-1] != 3:
+        if pixels is not None:
+            if pixels.dtype != np.uint8 or pixels.ndim != 4 or pixels.shape[-1] != 3:
                 raise ValueError(
                     f"ItemImages.pixels must be [N, H, W, 3] uint8, got "
-                    f"{self.pixels.shape} {self.pixels.dtype}."
+                    f"{pixels.shape} {pixels.dtype}."
                 )
+        self._encoded = encoded
+        self._pixels = pixels
+        self._count = len(encoded) if encoded is not None else len(pixels)
+        self._read_chunks = None
+        self._digest = None
+
+    @classmethod
+    def from_reader(
+        cls, count: int, read_chunks: Callable[[], Iterator[np.ndarray]], digest: str | None
+    ) -> ItemImages:
+        """Encoded images read from storage when first needed.
+
+        Args:
+          count: number of items.
+          read_chunks: () -> iterator over [n] object arrays of `bytes`, the
+            catalogue in item order, a chunk at a time; each call reads
+            afresh. It must yield `count` images in all.
+          digest: `content_digest` of those images when the storage knows
+            it (computed when they were written); None computes it on demand
+            (which reads them).
+        """
+        images = cls.__new__(cls)
+        images._encoded, images._pixels, images._count = None, None, int(count)
+        images._read_chunks, images._digest = read_chunks, digest
+        return images
+
+    @property
+    def encoded(self) -> np.ndarray | None:
+        if self._encoded is None and self._read_chunks is not None:
+            chunks = list(self._read_chunks())
+            encoded = np.concatenate(chunks) if chunks else np.zeros(0, object)
+            _check_count(len(encoded), self._count)
+            self._encoded = encoded
+        return self._encoded
+
+    @property
+    def pixels(self) -> np.ndarray | None:
+        return self._pixels
+
+    @property
+    def is_encoded(self) -> bool:
+        """Whether the images are encoded bytes (held or not yet read)."""
+        return self._pixels is None
 
     def __len__(self) -> int:
-        return len(self.encoded) if self.encoded is not None else len(self.pixels)
+        return self._count
 
     @property
     def nbytes(self) -> int:
-        """Bytes held in memory."""
-        if self.pixels is not None:
-            return int(self.pixels.nbytes)
-        return int(sum(len(b) for b in self.encoded))
+        """Bytes held in memory (0 for encoded images not read yet)."""
+        if self._pixels is not None:
+            return int(self._pixels.nbytes)
+        if self._encoded is None:
+            return 0
+        return int(sum(len(b) for b in self._encoded))
+
+    def encoded_chunks(self, chunk: int) -> Iterator[tuple[int, np.ndarray]]:
+        """Yields (start, [n <= chunk] object array of bytes) over the catalogue, in order.
+
+        Encoded images not read yet are streamed from the reader, never held whole.
+        """
+        if self._pixels is not None:
+            raise ValueError("encoded_chunks: these images are decoded pixels.")
+        if self._encoded is not None:
+            for start in range(0, self._count, chunk):
+                yield start, self._encoded[start : start + chunk]
+            return
+        start, held = 0, np.zeros(0, object)
+        for part in self._read_chunks():
+            held = np.concatenate([held, part]) if len(held) else part
+            while len(held) >= chunk:
+                yield start, held[:chunk]
+                start, held = start + chunk, held[chunk:]
+        if len(held):
+            yield start, held
+            start += len(held)
+        _check_count(start, self._count)
+
+    def encoded_items(self, indices: Sequence[int]) -> list[bytes]:
+        """The encoded bytes of a few items (in the order given), without holding the catalogue."""
+        indices = [int(k) for k in indices]
+        if self._encoded is not None or self._read_chunks is None:
+            return [bytes(self.encoded[k]) for k in indices]
+        wanted, found = set(indices), {}
+        for start, part in self.encoded_chunks(4096):
+            for k in wanted.intersection(range(start, start + len(part))):
+                found[k] = bytes(part[k - start])
+            if len(found) == len(wanted):
+                break
+        return [found[k] for k in indices]
+
+    @property
+    def content_digest(self) -> str:
+        """A hex digest of the images' content (names caches derived from them).
+
+        Encoded images: `digest_of_blobs` over the items' bytes in item
+        order. Pixels: BLAKE2b of their shape and bytes. Read (and cached)
+        on first use unless given by the reader's owner.
+        """
+        if self._digest is None:
+            if self._pixels is not None:
+                digest = hashlib.blake2b(repr(self._pixels.shape).encode(), digest_size=16)
+                digest.update(np.ascontiguousarray(self._pixels).data)
+                self._digest = digest.hexdigest()
+            else:
+                per_item = [blob_digest(b) for _, part in self.encoded_chunks(4096) for b in part]
+                self._digest = digest_of_blobs(per_item)
+        return self._digest
+
+
+def blob_digest(blob: bytes) -> bytes:
+    """A 16-byte BLAKE2b digest of one item's encoded image (see `digest_of_blobs`)."""
+    return hashlib.blake2b(blob, digest_size=16).digest()
+
+
+def digest_of_blobs(item_digests: Sequence[bytes]) -> str:
+    """`ItemImages.content_digest` of encoded images from their `blob_digest`s in item order.
+
+    Per-item digests let a writer that sees items out of order (the authors'
+    pickle) compute the same digest as a reader that sees them in order.
+    """
+    digest = hashlib.blake2b(len(item_digests).to_bytes(8, "little"), digest_size=16)
+    for item_digest in item_digests:
+        digest.update(item_digest)
+    return digest.hexdigest()
+
+
+def _check_count(got: int, expected: int) -> None:
+    if got != expected:
+        raise DataError(
+            f"The catalogue's image storage yielded {got} images for {expected} items; "
+            f"prepare the dataset again (delete its prepared records)."
+        )
 
 
 @dataclasses.dataclass(frozen=True)

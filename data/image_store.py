@@ -197,19 +197,27 @@ class ImageStore:
         n = self.num_items
         # Silent for catalogues of one chunk (seconds at most).
         progress = Progress(n, "images", interval=10.0, prefix=f"decoding at {self.image_size}px")
-        for start in range(0, n, _DECODE_CHUNK):
+        if images.pixels is not None:
+            chunks = (
+                (start, images.pixels[start : start + _DECODE_CHUNK])
+                for start in range(0, n, _DECODE_CHUNK)
+            )
+        else:
+            # Streams a catalogue not read into memory yet (see ItemImages).
+            chunks = images.encoded_chunks(_DECODE_CHUNK)
+        for start, chunk in chunks:
             if images.pixels is not None:
-                chunk = images.pixels[start : start + _DECODE_CHUNK]
                 yield start, resize_uint8(chunk, self.image_size, self.channels).numpy()
             else:
-                yield start, self._decode_chunk(images.encoded, start)
+                yield start, self._decode_chunk(chunk, start)
             if n > _DECODE_CHUNK:
-                progress.update(min(start + _DECODE_CHUNK, n))
+                progress.update(min(start + len(chunk), n))
 
     def _decode_chunk(self, encoded: np.ndarray, start: int) -> np.ndarray:
+        """[n] encoded images (items start..start+n-1) -> [n, S, S, C] uint8."""
         size, channels = self.image_size, self.channels
         # Chunks keep the captured bytes small (see the module docstring).
-        chunk = _as_string_array(encoded[start : start + _DECODE_CHUNK])
+        chunk = _as_string_array(encoded)
         batches = (
             tf.data.Dataset.from_tensor_slices(chunk)
             .map(
@@ -225,7 +233,7 @@ class ImageStore:
         try:
             return next(iter(batches)).numpy()
         except tf.errors.InvalidArgumentError as err:
-            raise _decode_failure(encoded, start, len(chunk), err) from None
+            raise _decode_failure(encoded, start, err) from None
 
     def _resize_pixels_once(self, pixels: np.ndarray) -> tf.Variable:
         if pixels.shape[1:3] == (self.image_size, self.image_size) and self.channels == 3:
@@ -274,13 +282,7 @@ def _numpy_gather(array: np.ndarray, items: tf.Tensor, dtype: tf.DType) -> tf.Te
 def _fingerprint(images: ItemImages, shape: tuple[int, ...]) -> str:
     """A short hash of the images' content and the decoded shape (names the cache file)."""
     digest = hashlib.blake2b(repr(shape).encode(), digest_size=10)
-    if images.pixels is not None:
-        digest.update(repr(images.pixels.shape).encode())
-        digest.update(np.ascontiguousarray(images.pixels).data)
-    else:
-        for blob in images.encoded:
-            digest.update(len(blob).to_bytes(8, "little"))
-            digest.update(blob)
+    digest.update(images.content_digest.encode())
     return digest.hexdigest()
 
 
@@ -288,10 +290,11 @@ def _as_string_array(encoded) -> np.ndarray:
     return np.asarray([bytes(b) for b in encoded], dtype=object)
 
 
-def _decode_failure(encoded, start: int, count: int, err: Exception) -> DataError:
+def _decode_failure(encoded, start: int, err: Exception) -> DataError:
+    """The DataError for a chunk of images (items start, start+1, ...) that failed to decode."""
     from data.images import MAX_LISTED, decode_error
 
-    bad = [k for k in range(start, start + count) if decode_error(encoded[k]) is not None]
+    bad = [start + k for k, blob in enumerate(encoded) if decode_error(blob) is not None]
     listed = ", ".join(str(k) for k in bad[:MAX_LISTED]) or "unknown"
     return DataError(
         f"Item images failed to decode (item indices {listed}): {err.message.splitlines()[0]}. "

@@ -302,8 +302,8 @@ def catalogue_image_side(images, sample: int = 8) -> int | None:
 
     picks = np.unique(np.linspace(0, len(images) - 1, sample).astype(int))
     sides = [
-        max(tf.image.decode_image(images.encoded[i], expand_animations=False).shape[:2])
-        for i in picks
+        max(tf.image.decode_image(blob, expand_animations=False).shape[:2])
+        for blob in images.encoded_items(picks)
     ]
     return int(np.median(sides))
 

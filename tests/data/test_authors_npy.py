@@ -8,7 +8,9 @@ header), plus the variant a Python 3 user re-saves after
 
 from __future__ import annotations
 
+import glob
 import io
+import json
 import os
 import pickle
 import pickletools
@@ -19,9 +21,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from data import authors_loader, authors_npy, authors_tfds, registry
+from data import authors_loader, authors_npy, authors_tfds, image_store, registry
 from data.authors_npy import read_authors_npy
-from data.core import AMAZON_FASHION_CATEGORIES, DataError
+from data.core import AMAZON_FASHION_CATEGORIES, DataError, ItemImages
 from tests.testlib import authors_format
 
 FASHION = "AmazonFashion6ImgPartitioned.npy"
@@ -343,6 +345,54 @@ def test_records_read_back_the_same_in_any_batch_size(tfds_dirs, sample, monkeyp
     np.testing.assert_array_equal(batched.categories, whole.categories)
     assert list(batched.images.encoded) == list(whole.images.encoded)
     assert batched.images.encoded.dtype == object and len(batched.images.encoded) == 12
+
+
+def test_records_leave_image_bytes_on_disk_until_needed(tfds_dirs, sample, monkeypatch, tmp_path):
+    ds = authors_loader.load("amazon_fashion", **tfds_dirs)
+    images = ds.images
+    assert len(images) == 12 and images.is_encoded and images.nbytes == 0  # nothing read yet
+    eager = [bytes(b) for b in authors_loader.load("amazon_fashion", **tfds_dirs).images.encoded]
+    # The digest written at conversion is the one the bytes give.
+    assert images.content_digest == ItemImages(encoded=np.asarray(eager, object)).content_digest
+    assert images.encoded_items([7, 0, 7]) == [eager[7], eager[0], eager[7]]
+    chunks = list(images.encoded_chunks(5))
+    assert [start for start, _ in chunks] == [0, 5, 10] and [len(c) for _, c in chunks] == [5, 5, 2]
+    assert [bytes(b) for _, c in chunks for b in c] == eager
+    assert images.nbytes == 0  # streaming and picking items held nothing
+
+    # An image cache is built by streaming the records, then reused without them.
+    cached = image_store.ImageStore(images, 24, decoded_budget_bytes=0, cache_dir=tmp_path)
+    assert cached.mode == "cached" and images.nbytes == 0
+    reference = image_store.ImageStore(ItemImages(encoded=np.asarray(eager, object)), 24)
+    every = tf.range(12)
+    np.testing.assert_array_equal(cached.lookup_uint8(every), reference.lookup_uint8(every))
+
+    def no_records(*args, **kwargs):
+        raise AssertionError("the image bytes were read")
+
+    again = authors_loader.load("amazon_fashion", **tfds_dirs)
+    monkeypatch.setattr(authors_loader, "_record_batches", no_records)
+    reused = image_store.ImageStore(again.images, 24, decoded_budget_bytes=0, cache_dir=tmp_path)
+    assert reused.cache_path == cached.cache_path
+
+    # Whoever needs random access to the bytes gets them, read once.
+    monkeypatch.undo()
+    assert list(images.encoded) == eager and images.nbytes == sum(map(len, eager))
+
+
+def test_records_without_a_digest_are_read_whole(tfds_dirs, sample, tmp_path):
+    """Records prepared before digests existed (or with skipped images) load eagerly."""
+    data_dir = str(tmp_path / "data")
+    shutil.copytree(tfds_dirs["data_dir"], data_dir)
+    [metadata_path] = glob.glob(os.path.join(data_dir, "**", "metadata.json"), recursive=True)
+    with open(metadata_path) as f:
+        metadata = json.load(f)
+    digest = metadata.pop("images_digest")
+    with open(metadata_path, "w") as f:
+        json.dump(metadata, f)
+    ds = authors_loader.load("amazon_fashion", data_dir=data_dir)
+    assert ds.images.nbytes > 0 and ds.images.content_digest == digest
+    _check_dataset(ds, sample, AMAZON_FASHION_CATEGORIES)
 
 
 def test_record_keys_keep_item_order_and_spread_over_tfds_buckets():
