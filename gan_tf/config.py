@@ -112,6 +112,13 @@ class GANConfig:
         inference mode (the export's `discriminate`, which design calls on
         single images) uses the moving average of that number over
         training's batches instead, as batch norm does its statistics.
+      d_r1_gamma: 0 (the paper's D loss), or the weight gamma of the R1
+        penalty (Mescheder et al. 2018) added to D's loss: gamma / 2 times
+        the mean over the real batch of |grad_x D(x, c)|^2, which keeps D's
+        surface flat around the real images so that G follows gradients
+        that point at them rather than at whatever D last separated. One
+        extra backward pass through D per step (its gradient with respect
+        to the real images, differentiated again).
       leak: slope of the leaky ReLUs (the release: 0.2).
       update: "alternating" (the paper: "optimized alternately"; the
         release: a D step, then a G step through the updated D, same z) or
@@ -157,6 +164,7 @@ class GANConfig:
     d_condition_layers: int = 2
     d_batch_norm: str = "joint"
     d_stddev_group: int = 0
+    d_r1_gamma: float = 0.0
     leak: float = 0.2
     update: str = "simultaneous"
     g_ema_decay: float = 0.0
@@ -198,6 +206,8 @@ class GANConfig:
                 f"d_stddev_group must be 0 or divide batch_size ({self.batch_size}), got "
                 f"{self.d_stddev_group}."
             )
+        if not (self.d_r1_gamma >= 0.0 and math.isfinite(self.d_r1_gamma)):
+            raise ValueError(f"d_r1_gamma must be a finite number >= 0, got {self.d_r1_gamma}.")
         if self.d_batch_norm not in D_BATCH_NORM_MODES:
             raise ValueError(
                 f"d_batch_norm must be one of {', '.join(D_BATCH_NORM_MODES)}, "

@@ -44,6 +44,7 @@ GAN_FLAGS = config_flags.define_flags(
         "d_condition_layers",
         "d_batch_norm",
         "d_stddev_group",
+        "d_r1_gamma",
         "d_learning_rate",
         "update",
     ),

@@ -61,6 +61,7 @@ _FIELDS_BEFORE_THEY_EXISTED = {
     "update": "simultaneous",
     "d_learning_rate": None,
     "d_stddev_group": 0,
+    "d_r1_gamma": 0.0,
 }
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919
@@ -210,7 +211,9 @@ class Trainer:
 
         Returns:
           {'d_loss', 'g_loss', 'd_real', 'd_fake'}: float32 scalars, the last
-          two the mean D scores of the real and fake halves.
+          two the mean D scores of the real and fake halves; d_loss is eq. 7's
+          alone. With d_r1_gamma > 0 also 'd_r1_loss', the R1 penalty that D
+          minimises on top of it.
         """
         z = sample_z(self.config, self.step, tf.shape(images)[0])
         g_vars = self.generator.trainable_variables
@@ -220,10 +223,13 @@ class Trainer:
             # step on G's fakes, then a G step through the updated D (same z).
             fakes = self.generator([z, category], training=True)
             with tf.GradientTape() as d_tape:
-                real_scores, fake_scores = self._discriminate(images, fakes, category)
+                real_scores, fake_scores, r1 = self._discriminate_with_penalty(
+                    images, fakes, category
+                )
                 d_loss = losses.discriminator_loss(real_scores, fake_scores)
+                d_objective = d_loss + r1
             self.d_optimizer.apply_gradients(
-                zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True)
+                zip(d_tape.gradient(d_objective, d_vars), d_vars, strict=True)
             )
             with tf.GradientTape() as g_tape:
                 fakes = self.generator([z, category], training=True)
@@ -233,22 +239,50 @@ class Trainer:
             # at the same point): one G and one D pass less per step.
             with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
                 fakes = self.generator([z, category], training=True)
-                real_scores, fake_scores = self._discriminate(images, fakes, category)
+                real_scores, fake_scores, r1 = self._discriminate_with_penalty(
+                    images, fakes, category
+                )
                 d_loss = losses.discriminator_loss(real_scores, fake_scores)
+                d_objective = d_loss + r1
                 g_loss = losses.generator_loss(fake_scores)
             self.d_optimizer.apply_gradients(
-                zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True)
+                zip(d_tape.gradient(d_objective, d_vars), d_vars, strict=True)
             )
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
         if self.sampling_generator is not self.generator:
             self._update_average(z, category)
         self.step.assign_add(1)
-        return {
+        out = {
             "d_loss": d_loss,
             "g_loss": g_loss,
             "d_real": tf.reduce_mean(real_scores),
             "d_fake": tf.reduce_mean(fake_scores),
         }
+        if self.config.d_r1_gamma:
+            out["d_r1_loss"] = r1
+        return out
+
+    def _discriminate_with_penalty(self, real, fakes, category):
+        """`_discriminate`'s scores, and the R1 penalty on the real images (0 when unused).
+
+        Returns:
+          float32 [B] real scores, float32 [B] fake scores, and the float32
+          scalar d_r1_gamma / 2 * mean_i |grad_{x_i} D(x_i, c_i)|^2 over the
+          real batch, differentiable with respect to D's weights.
+        """
+        gamma = self.config.d_r1_gamma
+        if not gamma:
+            return (*self._discriminate(real, fakes, category), tf.constant(0.0))
+        with tf.GradientTape() as input_tape:
+            input_tape.watch(real)
+            real_scores, fake_scores = self._discriminate(real, fakes, category)
+            # Each real image's score depends on its own pixels (and, through
+            # batch norm's statistics, slightly on the others'): the gradient
+            # of the sum is the per-image gradient up to that coupling.
+            total = tf.reduce_sum(real_scores)
+        grads = input_tape.gradient(total, real)
+        penalty = 0.5 * gamma * tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]))
+        return real_scores, fake_scores, penalty
 
     def _update_average(self, z: tf.Tensor, category: tf.Tensor) -> None:
         """Moves the averaged G's weights towards G's; its batch-norm statistics follow itself.
