@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from common import runtime
 from data import pipeline
-from data.core import DataError
+from data.core import DataError, ItemImages
 from gan_tf import train_lib
 from tests.testlib.gan import tiny_config, two_category_dataset
 
@@ -320,7 +320,7 @@ def test_grey_detection_and_grid():
     ds = two_category_dataset()
     assert not train_lib.grey_images(ds)
     grey = ds.images.pixels[..., :1].repeat(3, -1)
-    ds_grey = dataclasses.replace(ds, images=dataclasses.replace(ds.images, pixels=grey))
+    ds_grey = dataclasses.replace(ds, images=ItemImages(pixels=grey))
     assert train_lib.grey_images(ds_grey)
     images = np.arange(6 * 2 * 2 * 1).reshape(6, 2, 2, 1)
     grid = train_lib.image_grid(images, rows=2)
