@@ -51,8 +51,9 @@ import dataclasses
 import math
 
 RESOLUTIONS = (32, 64, 128)
-# GANConfig.d_batch_norm: "separate" is the release's, "joint" the small presets'.
-D_BATCH_NORM_MODES = ("separate", "joint")
+# GANConfig.d_batch_norm: "separate" is the release's, "joint" the small presets',
+# "none" a D without batch norm (biases instead).
+D_BATCH_NORM_MODES = ("separate", "joint", "none")
 # GANConfig.update: "alternating" is the paper's and the release's, "simultaneous"
 # both networks' updates from one forward pass.
 UPDATE_MODES = ("alternating", "simultaneous")
@@ -101,7 +102,10 @@ class GANConfig:
         updating the moving averages. "joint": one call on the concatenated
         real + fake batch, one set of statistics and one moving-average
         update; the small presets' (see the module docstring for the
-        measured cost of each).
+        measured cost of each). "none": no batch norm in D (each conv gets
+        a bias instead; one call on the concatenated batch), so that D
+        scores each image on its own, as the GANs after DCGAN that
+        regularise D otherwise (R1, `d_r1_gamma`) do; a departure.
       d_stddev_group: 0 (the paper's D), or a minibatch standard-deviation
         feature (Karras et al. 2018) on D's last conv maps: in training, the
         standard deviation of each feature across groups of this many

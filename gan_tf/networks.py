@@ -9,7 +9,8 @@ by resolution and widths through `GANConfig`:
   Batch norm + leaky ReLU on every hidden layer. With
   `g_upsample="resize"` each doubling is a nearest-neighbour resize and a
   3x3 conv instead (no checkerboard; a departure from the release).
-- D: 5x5 stride-2 convs (batch norm from the second) with leaky ReLU ->
+- D: 5x5 stride-2 convs (batch norm from the second, unless
+  `d_batch_norm="none"`) with leaky ReLU ->
   linear to one unconstrained score (LSGAN: no sigmoid). onehot(c) is tiled
   as extra channels onto the inputs of the first `d_condition_layers`
   layers. The release concatenates it onto the input of every conv (the
@@ -140,11 +141,11 @@ def build_discriminator(config: GANConfig, seed: int | None = None) -> keras.Mod
             5,
             strides=2,
             padding="same",
-            use_bias=i == 0,
+            use_bias=i == 0 or config.d_batch_norm == "none",
             kernel_initializer=_init(next(seeds)),
             name=f"conv{i}",
         )(h)
-        if i > 0:
+        if i > 0 and config.d_batch_norm != "none":
             h = _bn(config, f"conv{i}_bn")(h)
         h = layers.LeakyReLU(config.leak)(h)
     if config.d_stddev_group:
@@ -298,7 +299,9 @@ class InferenceDiscriminator(tf.Module):
                     is_matrix,
                     conv.bias if conv.use_bias else None,
                     constant,
-                    discriminator.get_layer(f"conv{i}_bn") if i > 0 else None,
+                    discriminator.get_layer(f"conv{i}_bn")
+                    if i > 0 and config.d_batch_norm != "none"
+                    else None,
                     (out, out, width),
                 )
             )

@@ -319,6 +319,8 @@ class Trainer:
                 self.discriminator([real, category], training=True),
                 self.discriminator([fakes, category], training=True),
             )
+        # "joint" (one set of statistics) or "none" (no batch norm: one call
+        # is the same as two).
         batch = tf.shape(real)[0]
         scores = self.discriminator(
             [tf.concat([real, fakes], 0), tf.concat([category, category], 0)], training=True

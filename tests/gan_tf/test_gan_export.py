@@ -166,16 +166,19 @@ def test_load_gan_refuses_other_directories(tmp_path):
         gan_exports.load_gan(wrong)
 
 
-@pytest.mark.parametrize("n_conditioned, stddev_group", [(0, 0), (3, 0), (3, 4)])
-def test_export_of_other_discriminator_forms(tmp_path, n_conditioned, stddev_group):
+@pytest.mark.parametrize(
+    "n_conditioned, stddev_group, batch_norm",
+    [(0, 0, "separate"), (3, 0, "separate"), (3, 4, "separate"), (3, 0, "none")],
+)
+def test_export_of_other_discriminator_forms(tmp_path, n_conditioned, stddev_group, batch_norm):
     """The export's D equals the trained Keras D for an unconditioned D and for one
     conditioned on every layer's input (the score layer's too), trained with separate
-    batch-norm calls, with and without the minibatch-stddev plane."""
+    batch-norm calls, with and without the minibatch-stddev plane, and without batch norm."""
     ds = two_category_dataset()
     config = train_lib.config_for_dataset(
         tiny_config(
             d_condition_layers=n_conditioned,
-            d_batch_norm="separate",
+            d_batch_norm=batch_norm,
             d_stddev_group=stddev_group,
         ),
         ds,

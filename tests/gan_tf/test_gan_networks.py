@@ -301,6 +301,31 @@ def test_inference_discriminator_matches_keras(
         np.testing.assert_array_equal(other, got.numpy())
 
 
+@pytest.mark.parametrize("n_conditioned", [0, 2, 5])
+def test_discriminator_without_batch_norm(n_conditioned):
+    """d_batch_norm="none": no batch-norm layer, a bias on every conv, scores independent of
+    the batch, and the export's rewritten D (biases through every stage) the same function."""
+    config = _d_config(32, (8, 8, 16, 16), d_condition_layers=n_conditioned, d_batch_norm="none")
+    d = networks.build_discriminator(config, seed=3)
+    assert not [x for x in d.layers if x.__class__.__name__ == "BatchNormalization"]
+    rng = np.random.default_rng(1)
+    for i in range(4):
+        conv = d.get_layer(f"conv{i}")
+        assert conv.use_bias
+        conv.bias.assign(rng.normal(0, 0.1, conv.bias.shape).astype(np.float32))
+    images = tf.constant(rng.uniform(-1, 1, (6, 32, 32, 3)), tf.float32)
+    category = tf.constant([0, 1, 2, 3, 1, 2], tf.int32)
+    alone = d([images[:1], category[:1]], training=True).numpy()
+    batch = d([images, category], training=True).numpy()
+    np.testing.assert_allclose(batch[:1], alone, rtol=1e-5, atol=1e-6)
+    fast = networks.InferenceDiscriminator(d, config)
+    assert all(stage.bias is not None for stage in fast.stages)
+    want = d([images, category], training=False).numpy()
+    np.testing.assert_allclose(batch, want, rtol=1e-5, atol=1e-6)
+    got = fast(images, category).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4 * np.abs(want).max() + 1e-7)
+
+
 def test_minibatch_stddev_matches_numpy():
     """Training: per group of 4, the features' standard deviation averaged; inference: the
     moving average of it."""
