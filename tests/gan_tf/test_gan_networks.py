@@ -142,17 +142,23 @@ def test_config_validation():
     with pytest.raises(ValueError, match="d_condition_layers"):
         gan_config.GANConfig(d_widths=(8,), d_condition_layers=-1)
     assert gan_config.GANConfig(d_widths=(8,), d_condition_layers=2).d_condition_layers == 2
-    with pytest.raises(ValueError, match="d_batch_norm must be one of separate, joint"):
+    with pytest.raises(ValueError, match="d_batch_norm must be one of separate, joint, none"):
         gan_config.GANConfig(d_batch_norm="shared")
     with pytest.raises(ValueError, match="Unknown GAN preset"):
         gan_config.preset("huge")
     with pytest.raises(ValueError, match="--resolution"):
         gan_config.preset_for_resolution(256)
     assert gan_config.preset_for_resolution(128).resolution == 128
-    tuned = gan_config.preset_for_resolution(64)  # the default at 64: small64 + departures
-    assert tuned == gan_config.preset("tuned64")
+    tuned = gan_config.preset("tuned64")  # small64 + departures
     assert (tuned.update, tuned.g_upsample, tuned.g_ema_decay) == ("alternating", "resize", 0.995)
     assert tuned.g_widths == gan_config.small_preset(64).g_widths
+    assert gan_config.preset_for_resolution(32) == gan_config.preset("tuned32")
+    # The default at 64: tuned64 with D regularised, nothing else changed.
+    regularised = gan_config.preset_for_resolution(64)
+    assert regularised == gan_config.preset("regularised64")
+    assert regularised == dataclasses.replace(
+        tuned, d_r1_gamma=1.0, d_stddev_group=4, d_batch_norm="separate"
+    )
     assert gan_config.preset_for_resolution(64, full_size=True) == gan_config.release_preset()
     # The paper's stated choices.
     for name in gan_config.PRESETS:
@@ -183,7 +189,9 @@ def test_discriminator_inputs_carry_the_category_where_configured(name):
     release_form = name in ("paper128", "release64")
     want_layers = n if release_form else 2
     assert config.d_condition_layers == want_layers
-    assert config.d_batch_norm == ("separate" if release_form else "joint")
+    # regularised64 also takes the release's separate batches (its docstring says why).
+    separate = release_form or name == "regularised64"
+    assert config.d_batch_norm == ("separate" if separate else "joint")
     d = networks.build_discriminator(config, seed=0)
     previous = config.channels
     for i, width in enumerate(config.d_widths):
@@ -191,7 +199,8 @@ def test_discriminator_inputs_carry_the_category_where_configured(name):
         assert kernel.shape == (5, 5, previous + (k if i < want_layers else 0), width), i
         previous = width
     size = config.resolution // 2**n
-    assert d.get_layer("score").kernel.shape == (size * size * previous, 1)
+    stddev_plane = 1 if config.d_stddev_group else 0
+    assert d.get_layer("score").kernel.shape == (size * size * (previous + stddev_plane), 1)
 
 
 @pytest.mark.parametrize("n_conditioned", [0, 1, 2, 3, 4, 5])
