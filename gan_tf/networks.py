@@ -39,6 +39,11 @@ def _init(seed):
     return keras.initializers.RandomNormal(stddev=_INIT_STDDEV, seed=seed)
 
 
+def _d_conv_has_batch_norm(config: GANConfig, i: int) -> bool:
+    """Whether D's conv i is followed by batch norm (every conv but the first, unless "none")."""
+    return i > 0 and config.d_batch_norm != "none"
+
+
 def _bn(config: GANConfig, name: str) -> layers.Layer:
     return layers.BatchNormalization(momentum=config.bn_momentum, epsilon=1e-5, name=name)
 
@@ -141,11 +146,11 @@ def build_discriminator(config: GANConfig, seed: int | None = None) -> keras.Mod
             5,
             strides=2,
             padding="same",
-            use_bias=i == 0 or config.d_batch_norm == "none",
+            use_bias=not _d_conv_has_batch_norm(config, i),
             kernel_initializer=_init(next(seeds)),
             name=f"conv{i}",
         )(h)
-        if i > 0 and config.d_batch_norm != "none":
+        if _d_conv_has_batch_norm(config, i):
             h = _bn(config, f"conv{i}_bn")(h)
         h = layers.LeakyReLU(config.leak)(h)
     if config.d_stddev_group:
@@ -300,7 +305,7 @@ class InferenceDiscriminator(tf.Module):
                     conv.bias if conv.use_bias else None,
                     constant,
                     discriminator.get_layer(f"conv{i}_bn")
-                    if i > 0 and config.d_batch_norm != "none"
+                    if _d_conv_has_batch_norm(config, i)
                     else None,
                     (out, out, width),
                 )
