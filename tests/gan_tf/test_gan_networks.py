@@ -153,17 +153,20 @@ def test_config_validation():
     assert (tuned.update, tuned.g_upsample, tuned.g_ema_decay) == ("alternating", "resize", 0.995)
     assert tuned.g_widths == gan_config.small_preset(64).g_widths
     assert gan_config.preset_for_resolution(32) == gan_config.preset("tuned32")
-    # The default at 64: tuned64 with D regularised, nothing else changed.
-    regularised = gan_config.preset_for_resolution(64)
-    assert regularised == gan_config.preset("regularised64")
+    # regularised64: tuned64 with D regularised, nothing else changed; the
+    # default at 64 is that at batch 16, nothing else changed.
+    regularised = gan_config.preset("regularised64")
     assert regularised == dataclasses.replace(
         tuned, d_r1_gamma=1.0, d_stddev_group=4, d_batch_norm="separate"
     )
+    assert gan_config.preset_for_resolution(64) == gan_config.preset("regularised64_b16")
+    assert gan_config.preset_for_resolution(64) == dataclasses.replace(regularised, batch_size=16)
     assert gan_config.preset_for_resolution(64, full_size=True) == gan_config.release_preset()
-    # The paper's stated choices.
+    # The paper's stated choices (batch 64), but for the one preset that takes the release's 16.
     for name in gan_config.PRESETS:
         c = gan_config.preset(name)
-        assert (c.z_dim, c.batch_size, c.beta1, c.beta2) == (100, 64, 0.5, 0.99)
+        batch = 16 if name == "regularised64_b16" else 64
+        assert (c.z_dim, c.batch_size, c.beta1, c.beta2) == (100, batch, 0.5, 0.99)
 
 
 def _d_config(resolution, d_widths, channels=3, num_categories=4, **overrides):
@@ -190,7 +193,7 @@ def test_discriminator_inputs_carry_the_category_where_configured(name):
     want_layers = n if release_form else 2
     assert config.d_condition_layers == want_layers
     # regularised64 also takes the release's separate batches (its docstring says why).
-    separate = release_form or name == "regularised64"
+    separate = release_form or name.startswith("regularised64")
     assert config.d_batch_norm == ("separate" if separate else "joint")
     d = networks.build_discriminator(config, seed=0)
     previous = config.channels
