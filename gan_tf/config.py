@@ -361,9 +361,10 @@ def regularised_b16_preset() -> GANConfig:
 
     A batch of 16 costs about a quarter of a batch of 64 on this CPU, so the
     same 30 epochs make four times as many updates (17,490 instead of
-    4,350) in about the same time: 13.0 steps/s measured alone on 2 cores,
-    22 minutes for the run (it took 32 minutes sharing the machine with a
-    second training run for half of it). Measured on synthetic_fashion
+    4,350) in about the same time: 11.3 steps/s over a whole run alone on 2
+    cores (a run with another D learning rate, the same cost per step),
+    26 minutes (the measured run took 32 minutes, sharing the machine with
+    a second training run for half of it). Measured on synthetic_fashion
     against regularised64 (`eval.gan_report`, one run each; real-vs-real in
     brackets): conditioning 0.963 vs 0.943; colour-spread ratio 0.88 vs
     0.82; EfficientNet-Lite0 FID 134 vs 162 (11.3); classifier-feature
