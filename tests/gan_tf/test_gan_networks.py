@@ -153,19 +153,23 @@ def test_config_validation():
     assert (tuned.update, tuned.g_upsample, tuned.g_ema_decay) == ("alternating", "resize", 0.995)
     assert tuned.g_widths == gan_config.small_preset(64).g_widths
     assert gan_config.preset_for_resolution(32) == gan_config.preset("tuned32")
-    # regularised64: tuned64 with D regularised, nothing else changed; the
-    # default at 64 is that at batch 16, nothing else changed.
+    # regularised64: tuned64 with D regularised, nothing else changed;
+    # regularised64_b16 is that at batch 16, nothing else changed.
     regularised = gan_config.preset("regularised64")
     assert regularised == dataclasses.replace(
         tuned, d_r1_gamma=1.0, d_stddev_group=4, d_batch_norm="separate"
     )
-    assert gan_config.preset_for_resolution(64) == gan_config.preset("regularised64_b16")
-    assert gan_config.preset_for_resolution(64) == dataclasses.replace(regularised, batch_size=16)
+    b16 = gan_config.preset("regularised64_b16")
+    assert b16 == dataclasses.replace(regularised, batch_size=16)
+    # The default at 64: that with D's learning rate halved, nothing else changed.
+    assert gan_config.preset_for_resolution(64) == gan_config.preset("regularised64_b16_slowd")
+    assert gan_config.preset_for_resolution(64) == dataclasses.replace(b16, d_learning_rate=1e-4)
+    assert b16.learning_rate == 2e-4 and b16.d_learning_rate is None
     assert gan_config.preset_for_resolution(64, full_size=True) == gan_config.release_preset()
-    # The paper's stated choices (batch 64), but for the one preset that takes the release's 16.
+    # The paper's stated choices (batch 64), but for the presets that take the release's 16.
     for name in gan_config.PRESETS:
         c = gan_config.preset(name)
-        batch = 16 if name == "regularised64_b16" else 64
+        batch = 16 if name.startswith("regularised64_b16") else 64
         assert (c.z_dim, c.batch_size, c.beta1, c.beta2) == (100, batch, 0.5, 0.99)
 
 
