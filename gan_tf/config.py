@@ -406,6 +406,8 @@ def regularised_b16_slowd_preset() -> GANConfig:
 
     A quarter of G's rate (5e-5) went too far: colour collapsed to purple
     and green plaid (colour spread 0.81, FID 159, classifier recall 0.75).
+    With D at 1e-4, a weaker R1 (gamma 0.1) let D win again and drew
+    green and purple plaid (colour spread 0.79, FID 156).
     On fashion_mnist_users at 32x32 the halving did not help (tuned32 with
     D at 1e-4, 30 epochs: FID 80.4 vs 56.3, ImageNet precision / recall
     0.73 / 0.05 vs 0.76 / 0.27), so tuned32 keeps one rate.
