@@ -133,6 +133,13 @@ class GANConfig:
         that point at them rather than at whatever D last separated. One
         extra backward pass through D per step (its gradient with respect
         to the real images, differentiated again).
+      g_mode_seeking_weight: 0 (the paper's G loss), or the weight of the
+        mode-seeking term of MSGAN (Mao et al. 2019) added to G's loss
+        (`losses.mode_seeking_loss`): the fake batch's second half is drawn
+        for the first half's categories, and G is pushed to make each pair's
+        images as far apart (mean absolute pixel difference) as their
+        noises are, so that z, not only the category, decides the garment's
+        colour and pattern. No extra network pass.
       leak: slope of the leaky ReLUs (the release: 0.2).
       update: "alternating" (the paper: "optimized alternately"; the
         release: a D step, then a G step through the updated D, same z) or
@@ -179,6 +186,7 @@ class GANConfig:
     d_batch_norm: str = "joint"
     d_stddev_group: int = 0
     d_r1_gamma: float = 0.0
+    g_mode_seeking_weight: float = 0.0
     leak: float = 0.2
     update: str = "simultaneous"
     g_ema_decay: float = 0.0
@@ -222,6 +230,16 @@ class GANConfig:
             )
         if not (self.d_r1_gamma >= 0.0 and math.isfinite(self.d_r1_gamma)):
             raise ValueError(f"d_r1_gamma must be a finite number >= 0, got {self.d_r1_gamma}.")
+        if not (self.g_mode_seeking_weight >= 0.0 and math.isfinite(self.g_mode_seeking_weight)):
+            raise ValueError(
+                "g_mode_seeking_weight must be a finite number >= 0, got "
+                f"{self.g_mode_seeking_weight}."
+            )
+        if self.g_mode_seeking_weight and self.batch_size % 2:
+            raise ValueError(
+                f"g_mode_seeking_weight pairs the batch's halves: batch_size must be even, "
+                f"got {self.batch_size}."
+            )
         if self.d_batch_norm not in D_BATCH_NORM_MODES:
             raise ValueError(
                 f"d_batch_norm must be one of {', '.join(D_BATCH_NORM_MODES)}, "

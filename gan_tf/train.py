@@ -46,6 +46,7 @@ GAN_FLAGS = config_flags.define_flags(
         "d_stddev_group",
         "d_r1_gamma",
         "d_learning_rate",
+        "g_mode_seeking_weight",
         "update",
     ),
     defaults={"resolution": 0, "channels": 0, "seed": 0},

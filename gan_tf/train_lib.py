@@ -62,6 +62,7 @@ _FIELDS_BEFORE_THEY_EXISTED = {
     "d_learning_rate": None,
     "d_stddev_group": 0,
     "d_r1_gamma": 0.0,
+    "g_mode_seeking_weight": 0.0,
 }
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919
@@ -213,18 +214,27 @@ class Trainer:
           {'d_loss', 'g_loss', 'd_real', 'd_fake'}: float32 scalars, the last
           two the mean D scores of the real and fake halves; d_loss is eq. 7's
           alone. With d_r1_gamma > 0 also 'd_r1_loss', the R1 penalty that D
-          minimises on top of it.
+          minimises on top of it; with g_mode_seeking_weight > 0 also
+          'g_mode_seeking_loss', the unweighted term G minimises on top of
+          g_loss.
         """
         z = sample_z(self.config, self.step, tf.shape(images)[0])
+        fake_category = category
+        if self.config.g_mode_seeking_weight:
+            # The mode-seeking pairs (image i and image i + B/2) must share a
+            # category; the first half's categories are still a random draw
+            # from the data, so c ~ p(c) holds for the fakes.
+            half = tf.shape(category)[0] // 2
+            fake_category = tf.tile(category[:half], [2])
         g_vars = self.generator.trainable_variables
         d_vars = self.discriminator.trainable_variables
         if self.config.update == "alternating":
             # The paper's "optimized alternately", as the release runs it: a D
             # step on G's fakes, then a G step through the updated D (same z).
-            fakes = self.generator([z, category], training=True)
+            fakes = self.generator([z, fake_category], training=True)
             with tf.GradientTape() as d_tape:
                 real_scores, fake_scores, r1 = self._discriminate_with_penalty(
-                    images, fakes, category
+                    images, category, fakes, fake_category
                 )
                 d_loss = losses.discriminator_loss(real_scores, fake_scores)
                 d_objective = d_loss + r1
@@ -232,25 +242,31 @@ class Trainer:
                 zip(d_tape.gradient(d_objective, d_vars), d_vars, strict=True)
             )
             with tf.GradientTape() as g_tape:
-                fakes = self.generator([z, category], training=True)
-                g_loss = losses.generator_loss(self._discriminate(images, fakes, category)[1])
+                fakes = self.generator([z, fake_category], training=True)
+                g_loss = losses.generator_loss(
+                    self._discriminate(images, category, fakes, fake_category)[1]
+                )
+                g_objective, mode_seeking = self._with_mode_seeking(g_loss, fakes, z)
         else:
             # Both updates from one forward pass (the gradients of each loss
             # at the same point): one G and one D pass less per step.
             with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-                fakes = self.generator([z, category], training=True)
+                fakes = self.generator([z, fake_category], training=True)
                 real_scores, fake_scores, r1 = self._discriminate_with_penalty(
-                    images, fakes, category
+                    images, category, fakes, fake_category
                 )
                 d_loss = losses.discriminator_loss(real_scores, fake_scores)
                 d_objective = d_loss + r1
                 g_loss = losses.generator_loss(fake_scores)
+                g_objective, mode_seeking = self._with_mode_seeking(g_loss, fakes, z)
             self.d_optimizer.apply_gradients(
                 zip(d_tape.gradient(d_objective, d_vars), d_vars, strict=True)
             )
-        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
+        self.g_optimizer.apply_gradients(
+            zip(g_tape.gradient(g_objective, g_vars), g_vars, strict=True)
+        )
         if self.sampling_generator is not self.generator:
-            self._update_average(z, category)
+            self._update_average(z, fake_category)
         self.step.assign_add(1)
         out = {
             "d_loss": d_loss,
@@ -260,9 +276,23 @@ class Trainer:
         }
         if self.config.d_r1_gamma:
             out["d_r1_loss"] = r1
+        if self.config.g_mode_seeking_weight:
+            out["g_mode_seeking_loss"] = mode_seeking
         return out
 
-    def _discriminate_with_penalty(self, real, fakes, category):
+    def _with_mode_seeking(self, g_loss, fakes, z) -> tuple[tf.Tensor, tf.Tensor]:
+        """G's objective: g_loss plus the weighted mode-seeking term (0 when unused).
+
+        Returns:
+          float32 scalar objective and float32 scalar unweighted term.
+        """
+        weight = self.config.g_mode_seeking_weight
+        if not weight:
+            return g_loss, tf.constant(0.0)
+        mode_seeking = losses.mode_seeking_loss(fakes, z)
+        return g_loss + weight * mode_seeking, mode_seeking
+
+    def _discriminate_with_penalty(self, real, category, fakes, fake_category):
         """`_discriminate`'s scores, and the R1 penalty on the real images (0 when unused).
 
         Returns:
@@ -272,10 +302,10 @@ class Trainer:
         """
         gamma = self.config.d_r1_gamma
         if not gamma:
-            return (*self._discriminate(real, fakes, category), tf.constant(0.0))
+            return (*self._discriminate(real, category, fakes, fake_category), tf.constant(0.0))
         with tf.GradientTape() as input_tape:
             input_tape.watch(real)
-            real_scores, fake_scores = self._discriminate(real, fakes, category)
+            real_scores, fake_scores = self._discriminate(real, category, fakes, fake_category)
             # Each real image's score depends on its own pixels (and, through
             # batch norm's statistics, slightly on the others'): the gradient
             # of the sum is the per-image gradient up to that coupling.
@@ -300,13 +330,15 @@ class Trainer:
             average.assign(decay * average + (1.0 - decay) * weight)
         self.sampling_generator([z, category], training=True)
 
-    def _discriminate(self, real, fakes, category) -> tuple[tf.Tensor, tf.Tensor]:
+    def _discriminate(self, real, category, fakes, fake_category) -> tuple[tf.Tensor, tf.Tensor]:
         """D's training-mode scores of the real and the fake halves, as `config.d_batch_norm` says.
 
         Args:
           real: float32 [B, R, R, C], the real batch.
-          fakes: float32 [B, R, R, C], G's images for the same categories.
-          category: int32 [B], the categories of both.
+          category: int32 [B], its categories.
+          fakes: float32 [B, R, R, C], G's images.
+          fake_category: int32 [B], the categories G drew them for (the real
+            batch's, or with mode seeking its first half's twice).
 
         Returns:
           float32 [B] scores of `real` and float32 [B] scores of `fakes`.
@@ -317,13 +349,13 @@ class Trainer:
             # and updates its moving averages twice, real first.
             return (
                 self.discriminator([real, category], training=True),
-                self.discriminator([fakes, category], training=True),
+                self.discriminator([fakes, fake_category], training=True),
             )
         # "joint" (one set of statistics) or "none" (no batch norm: one call
         # is the same as two).
         batch = tf.shape(real)[0]
         scores = self.discriminator(
-            [tf.concat([real, fakes], 0), tf.concat([category, category], 0)], training=True
+            [tf.concat([real, fakes], 0), tf.concat([category, fake_category], 0)], training=True
         )
         return scores[:batch], scores[batch:]
 

@@ -14,7 +14,7 @@ import tensorflow as tf
 from common import runtime
 from data import pipeline
 from data.core import DataError, ItemImages
-from gan_tf import train_lib
+from gan_tf import losses, train_lib
 from tests.testlib.gan import tiny_config, two_category_dataset
 
 
@@ -126,7 +126,7 @@ def test_r1_penalty_is_half_gamma_times_the_squared_input_gradient():
     real = tf.constant(rng.uniform(-1, 1, (2, 8, 8, 1)), tf.float32)
     fakes = tf.constant(rng.uniform(-1, 1, (2, 8, 8, 1)), tf.float32)
     category = tf.constant([0, 1], tf.int32)
-    _, _, penalty = trainer._discriminate_with_penalty(real, fakes, category)
+    _, _, penalty = trainer._discriminate_with_penalty(real, category, fakes, category)
 
     # "separate": the real scores depend on the real images only, so the
     # penalty's gradient is that of F(x) = sum_i D(x_i, c_i) (training mode).
@@ -193,7 +193,7 @@ def test_alternating_update_steps_g_through_the_updated_d(update):
         for w, v in zip(d.weights, d_weights, strict=True):
             w.assign(v)
         fakes = g([z, category], training=True)
-        scores = trainer._discriminate(images, fakes, category)[1]
+        scores = trainer._discriminate(images, category, fakes, category)[1]
         return float(tf.reduce_mean(tf.square(scores - 1.0)))
 
     through_updated_d = g_loss_with(d_after)
@@ -201,6 +201,65 @@ def test_alternating_update_steps_g_through_the_updated_d(update):
     assert abs(through_updated_d - through_initial_d) > 1e-3
     expected = through_updated_d if update == "alternating" else through_initial_d
     assert float(out["g_loss"]) == pytest.approx(expected, rel=1e-4, abs=1e-6)
+
+
+def test_mode_seeking_loss_matches_numpy():
+    rng = np.random.default_rng(0)
+    fakes = rng.uniform(-1, 1, (6, 4, 4, 3)).astype(np.float32)
+    z = rng.uniform(-1, 1, (6, 5)).astype(np.float32)
+    ratio = np.abs(fakes[:3] - fakes[3:]).mean() / np.abs(z[:3] - z[3:]).mean()
+    got = float(losses.mode_seeking_loss(tf.constant(fakes), tf.constant(z)))
+    assert got == pytest.approx(1.0 / (ratio + 1e-5), rel=1e-5)
+    # A G that ignores z is penalised by 1 / epsilon.
+    same = np.concatenate([fakes[:3], fakes[:3]])
+    assert float(losses.mode_seeking_loss(tf.constant(same), tf.constant(z))) == pytest.approx(
+        1e5, rel=1e-3
+    )
+
+
+@pytest.mark.parametrize("update", ["alternating", "simultaneous"])
+def test_mode_seeking_pairs_share_a_category_and_steer_g(update):
+    """With g_mode_seeking_weight, fakes i and i + B/2 are drawn for the same category, the
+    step reports the term on G's pre-step images, and G's update follows g_loss + w * term."""
+    ds = two_category_dataset()
+    config = train_lib.config_for_dataset(
+        tiny_config(update=update, g_mode_seeking_weight=2.0), ds
+    )
+    trainer = train_lib.Trainer(config)
+    plain = train_lib.Trainer(dataclasses.replace(config, g_mode_seeking_weight=0.0))
+    for net, other_net in [
+        (trainer.discriminator, plain.discriminator),
+        (trainer.generator, plain.generator),
+    ]:
+        for weight, other in zip(net.weights, other_net.weights, strict=True):
+            other.assign(weight)
+    g_before = [w.numpy() for w in trainer.generator.weights]
+    batch = next(iter(pipeline.gan_dataset(ds, 16, 16, seed=0)))
+    images, category = batch["image"], batch["category"]
+    assert not np.array_equal(category[:8].numpy(), category[8:].numpy())
+    z = train_lib.sample_z(config, 0, 16)
+    out = trainer.train_step(images, category)
+    plain_out = plain.train_step(images, category)
+    assert "g_mode_seeking_loss" in out and "g_mode_seeking_loss" not in plain_out
+
+    paired = tf.tile(category[:8], [2])
+    probe = train_lib.Trainer(config)
+    for w, v in zip(probe.generator.weights, g_before, strict=True):
+        w.assign(v)
+    fakes = probe.generator([z, paired], training=True)
+    expected = float(losses.mode_seeking_loss(fakes, z))
+    assert float(out["g_mode_seeking_loss"]) == pytest.approx(expected, rel=1e-4)
+    moved = [
+        float(tf.reduce_max(tf.abs(a - b)))
+        for a, b in zip(
+            trainer.generator.trainable_weights, plain.generator.trainable_weights, strict=True
+        )
+    ]
+    assert max(moved) > 1e-6
+    with pytest.raises(ValueError, match="batch_size must be even"):
+        tiny_config(g_mode_seeking_weight=1.0, batch_size=15)
+    with pytest.raises(ValueError, match="g_mode_seeking_weight"):
+        tiny_config(g_mode_seeking_weight=-1.0)
 
 
 def test_weight_average_of_g_follows_its_decay_and_is_what_samples():
@@ -353,6 +412,7 @@ def test_binary_overrides_reach_the_config(tmp_path):
         "--update=simultaneous",
         "--d_learning_rate=0.0004",
         "--d_r1_gamma=5",
+        "--g_mode_seeking_weight=0.5",
         f"--workdir={workdir}",
     ]
     proc = subprocess.run(
@@ -372,4 +432,5 @@ def test_binary_overrides_reach_the_config(tmp_path):
     assert config["update"] == "simultaneous"
     assert config["d_learning_rate"] == 0.0004
     assert config["d_r1_gamma"] == 5.0
+    assert config["g_mode_seeking_weight"] == 0.5
     assert json.loads(proc.stdout.strip().splitlines()[-1])["steps"] == 1
