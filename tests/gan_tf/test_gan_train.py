@@ -222,9 +222,7 @@ def test_mode_seeking_pairs_share_a_category_and_steer_g(update):
     """With g_mode_seeking_weight, fakes i and i + B/2 are drawn for the same category, the
     step reports the term on G's pre-step images, and G's update follows g_loss + w * term."""
     ds = two_category_dataset()
-    config = train_lib.config_for_dataset(
-        tiny_config(update=update, g_mode_seeking_weight=2.0), ds
-    )
+    config = train_lib.config_for_dataset(tiny_config(update=update, g_mode_seeking_weight=2.0), ds)
     trainer = train_lib.Trainer(config)
     plain = train_lib.Trainer(dataclasses.replace(config, g_mode_seeking_weight=0.0))
     for net, other_net in [
