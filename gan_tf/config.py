@@ -140,6 +140,10 @@ class GANConfig:
         images as far apart (mean absolute pixel difference) as their
         noises are, so that z, not only the category, decides the garment's
         colour and pattern. No extra network pass.
+      g_mode_seeking_pool: 0 (MSGAN's distance, between pixels), or the side
+        of the grid of area averages the mode-seeking distance is taken on
+        (resolution must be a multiple of it): at 4, two images differ by
+        their 4x4 block colours, which pixel noise cannot change.
       leak: slope of the leaky ReLUs (the release: 0.2).
       update: "alternating" (the paper: "optimized alternately"; the
         release: a D step, then a G step through the updated D, same z) or
@@ -187,6 +191,7 @@ class GANConfig:
     d_stddev_group: int = 0
     d_r1_gamma: float = 0.0
     g_mode_seeking_weight: float = 0.0
+    g_mode_seeking_pool: int = 0
     leak: float = 0.2
     update: str = "simultaneous"
     g_ema_decay: float = 0.0
@@ -234,6 +239,13 @@ class GANConfig:
             raise ValueError(
                 "g_mode_seeking_weight must be a finite number >= 0, got "
                 f"{self.g_mode_seeking_weight}."
+            )
+        if self.g_mode_seeking_pool < 0 or (
+            self.g_mode_seeking_pool and self.resolution % self.g_mode_seeking_pool
+        ):
+            raise ValueError(
+                f"g_mode_seeking_pool must be 0 or divide resolution ({self.resolution}), got "
+                f"{self.g_mode_seeking_pool}."
             )
         if self.g_mode_seeking_weight and self.batch_size % 2:
             raise ValueError(

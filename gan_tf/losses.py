@@ -39,23 +39,32 @@ def generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.square(fake_scores - 1.0))
 
 
-def mode_seeking_loss(fakes: tf.Tensor, z: tf.Tensor, epsilon: float = 1e-5) -> tf.Tensor:
+def mode_seeking_loss(
+    fakes: tf.Tensor, z: tf.Tensor, pool: int = 0, epsilon: float = 1e-5
+) -> tf.Tensor:
     """The mode-seeking term of MSGAN (Mao et al. 2019), over pairs of the batch's halves.
 
     Image i of the first half and image i of the second half are a pair
     (the trainer gives both the same category). The ratio of their mean
-    absolute pixel distance to their noises' mean absolute distance, over
-    all pairs, is what G should make large: two noises far apart should
-    not draw the same garment. G minimises its reciprocal.
+    absolute distance to their noises' mean absolute distance, over all
+    pairs, is what G should make large: two noises far apart should not
+    draw the same garment. G minimises its reciprocal.
 
     Args:
       fakes: float32 [B, R, R, C] generated images, B even.
       z: float32 [B, Z] their noises.
+      pool: 0, the distance between pixels (MSGAN's); or the side P of a
+        P x P grid of area averages (R divisible by P) that the distance is
+        taken on instead, so that only layout and colour count: pixel noise
+        averages out and cannot buy distance.
       epsilon: keeps the reciprocal finite when G ignores z.
 
     Returns:
       float32 scalar > 0: 1 / (mean|G(z1) - G(z2)| / mean|z1 - z2| + epsilon).
     """
+    if pool:
+        window = fakes.shape[1] // pool
+        fakes = tf.nn.avg_pool2d(fakes, window, window, "VALID")
     first_images, second_images = tf.split(fakes, 2, axis=0)
     first_z, second_z = tf.split(z, 2, axis=0)
     ratio = tf.reduce_mean(tf.abs(first_images - second_images)) / tf.reduce_mean(

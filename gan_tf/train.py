@@ -47,6 +47,7 @@ GAN_FLAGS = config_flags.define_flags(
         "d_r1_gamma",
         "d_learning_rate",
         "g_mode_seeking_weight",
+        "g_mode_seeking_pool",
         "update",
     ),
     defaults={"resolution": 0, "channels": 0, "seed": 0},

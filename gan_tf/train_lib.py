@@ -63,6 +63,7 @@ _FIELDS_BEFORE_THEY_EXISTED = {
     "d_stddev_group": 0,
     "d_r1_gamma": 0.0,
     "g_mode_seeking_weight": 0.0,
+    "g_mode_seeking_pool": 0,
 }
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919
@@ -289,7 +290,7 @@ class Trainer:
         weight = self.config.g_mode_seeking_weight
         if not weight:
             return g_loss, tf.constant(0.0)
-        mode_seeking = losses.mode_seeking_loss(fakes, z)
+        mode_seeking = losses.mode_seeking_loss(fakes, z, pool=self.config.g_mode_seeking_pool)
         return g_loss + weight * mode_seeking, mode_seeking
 
     def _discriminate_with_penalty(self, real, category, fakes, fake_category):

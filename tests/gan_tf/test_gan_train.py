@@ -210,6 +210,11 @@ def test_mode_seeking_loss_matches_numpy():
     ratio = np.abs(fakes[:3] - fakes[3:]).mean() / np.abs(z[:3] - z[3:]).mean()
     got = float(losses.mode_seeking_loss(tf.constant(fakes), tf.constant(z)))
     assert got == pytest.approx(1.0 / (ratio + 1e-5), rel=1e-5)
+    # Pooled to a 2x2 grid: the distance between 2x2 block means.
+    blocks = fakes.reshape(6, 2, 2, 2, 2, 3).mean(axis=(2, 4))
+    ratio = np.abs(blocks[:3] - blocks[3:]).mean() / np.abs(z[:3] - z[3:]).mean()
+    got = float(losses.mode_seeking_loss(tf.constant(fakes), tf.constant(z), pool=2))
+    assert got == pytest.approx(1.0 / (ratio + 1e-5), rel=1e-5)
     # A G that ignores z is penalised by 1 / epsilon.
     same = np.concatenate([fakes[:3], fakes[:3]])
     assert float(losses.mode_seeking_loss(tf.constant(same), tf.constant(z))) == pytest.approx(
@@ -258,6 +263,8 @@ def test_mode_seeking_pairs_share_a_category_and_steer_g(update):
         tiny_config(g_mode_seeking_weight=1.0, batch_size=15)
     with pytest.raises(ValueError, match="g_mode_seeking_weight"):
         tiny_config(g_mode_seeking_weight=-1.0)
+    with pytest.raises(ValueError, match="g_mode_seeking_pool"):
+        tiny_config(g_mode_seeking_pool=3)
 
 
 def test_weight_average_of_g_follows_its_decay_and_is_what_samples():
@@ -411,6 +418,7 @@ def test_binary_overrides_reach_the_config(tmp_path):
         "--d_learning_rate=0.0004",
         "--d_r1_gamma=5",
         "--g_mode_seeking_weight=0.5",
+        "--g_mode_seeking_pool=4",
         f"--workdir={workdir}",
     ]
     proc = subprocess.run(
@@ -431,4 +439,5 @@ def test_binary_overrides_reach_the_config(tmp_path):
     assert config["d_learning_rate"] == 0.0004
     assert config["d_r1_gamma"] == 5.0
     assert config["g_mode_seeking_weight"] == 0.5
+    assert config["g_mode_seeking_pool"] == 4
     assert json.loads(proc.stdout.strip().splitlines()[-1])["steps"] == 1
