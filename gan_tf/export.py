@@ -39,7 +39,8 @@ def main(argv) -> None:
         return {"checkpoint": checkpoint, "gan": config}
 
     def export(config: dict) -> dict:
-        path = train_lib.export_from_checkpoint(FLAGS.workdir)
+        # The checkpoint resolve() recorded, not a newer one a running job saved since.
+        path = train_lib.export_from_checkpoint(FLAGS.workdir, checkpoint=config["checkpoint"])
         step = gan_contract.exported_step(path)
         return {"export": path, "checkpoint": config["checkpoint"], "step": step}
 

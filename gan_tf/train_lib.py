@@ -550,14 +550,16 @@ def load_config(workdir: str) -> GANConfig:
     return GANConfig(**fields)
 
 
-def export_from_checkpoint(workdir: str, export_path: str | None = None) -> str:
-    """Re-exports the latest checkpoint of a training workdir.
+def export_from_checkpoint(
+    workdir: str, export_path: str | None = None, checkpoint: str | None = None
+) -> str:
+    """Re-exports a checkpoint of a training workdir (the latest unless `checkpoint` names one).
 
     Raises:
       DataError: no config.json or no checkpoint in `workdir`.
     """
     config = load_config(workdir)
-    latest = tf.train.latest_checkpoint(os.path.join(workdir, layout.CHECKPOINTS))
+    latest = checkpoint or tf.train.latest_checkpoint(os.path.join(workdir, layout.CHECKPOINTS))
     if not latest:
         raise DataError(f"No checkpoint in {workdir}/{layout.CHECKPOINTS}; train first.")
     trainer = Trainer(config)

@@ -217,5 +217,12 @@ def test_export_from_checkpoint(trained, tmp_path):
         gan_exports.load_gan(path).generate(z, c)["images"],
         atol=1e-6,
     )
+    assert gan_exports.exported_step(str(tmp_path / "re")) == 4
+    # A named checkpoint is exported, not the latest (gan_tf.export passes the one it recorded).
+    other = train_lib.Trainer(config)
+    other.step.assign(99)
+    named = other.checkpoint.save(str(tmp_path / "other" / "ckpt"))
+    chosen = train_lib.export_from_checkpoint(workdir, str(tmp_path / "named"), checkpoint=named)
+    assert gan_exports.exported_step(chosen) == 99
     with pytest.raises(DataError, match="No config.json"):
         train_lib.export_from_checkpoint(str(tmp_path))
