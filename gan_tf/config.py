@@ -453,7 +453,8 @@ def regularised_b16_slowd_preset() -> GANConfig:
     without), classifier recall 0.66 (0.86); streaky plaid garments on a
     faintly gridded background. On fashion_mnist_users
     (tuned32, weight 1, pixels) G drew some z as white noise frames:
-    conditioning 0.70, FID 128.
+    conditioning 0.70, FID 128; weight 0.25 on 4x4 block means, the same
+    frames (conditioning 0.77, FID 124).
     """
     return dataclasses.replace(regularised_b16_preset(), d_learning_rate=1e-4)
 
