@@ -17,6 +17,11 @@ from data import image_store
 from data.core import DataError, RecDataset
 from metrics.quality import CategoryClassifier, build_category_classifier, predict_probs
 
+# Epochs of the classifier whose features and accuracy the GAN reports use
+# (eval.gan_report, eval.metric_sensitivity): one number, so that a
+# sensitivity table and a report it is read against share their classifier.
+REPORT_CLASSIFIER_EPOCHS = 10
+
 
 def real_images(
     ds: RecDataset, items: np.ndarray, image_size: int, channels: int, batch_size: int = 512

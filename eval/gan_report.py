@@ -42,6 +42,7 @@ from common import config_flags, runtime
 from common import flags as common_flags  # noqa: F401  (--workdir, --gan, --recommender)
 from data import flags as data_flags
 from data import registry
+from eval import classifier as classifier_lib
 from eval.gan_report_lib import (
     CHECKERBOARD_RATIO_GOAL,
     CONDITIONING_GOAL,
@@ -68,7 +69,7 @@ class ReportConfig:
 
     samples_per_category: int = 100
     figure_samples: int = 8
-    classifier_epochs: int = 10
+    classifier_epochs: int = classifier_lib.REPORT_CLASSIFIER_EPOCHS
     max_pairs_per_category: int = 2000
     seed: int = 0
     imagenet: bool = True

@@ -36,7 +36,7 @@ def gan_report(
     *,
     samples_per_category: int = 100,
     figure_samples: int = 8,
-    classifier_epochs: int = 10,
+    classifier_epochs: int = classifier_lib.REPORT_CLASSIFIER_EPOCHS,
     max_pairs_per_category: int | None = 2000,
     seed: int = 0,
     classifier: quality.CategoryClassifier | None = None,

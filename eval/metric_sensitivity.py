@@ -48,6 +48,8 @@ class SensitivityConfig:
         samples (eval.gan_report's default, so N matches its report).
       space: "imagenet" (EfficientNet-Lite0 features) or "classifier" (the
         dataset classifier's penultimate features, trained here).
+      classifier_epochs: epochs of the classifier (space="classifier"),
+        eval.gan_report's default.
       seed: seeds the samples and the noise.
     """
 
@@ -55,6 +57,7 @@ class SensitivityConfig:
     channels: int = 0
     samples_per_category: int = 100
     space: str = "imagenet"
+    classifier_epochs: int = classifier_lib.REPORT_CLASSIFIER_EPOCHS
     seed: int = 0
 
 
@@ -93,7 +96,7 @@ def _run() -> dict:
         features = gan_metrics.imagenet_features
     else:
         classifier = classifier_lib.train_category_classifier(
-            ds, config.resolution, channels, epochs=10, seed=config.seed
+            ds, config.resolution, channels, epochs=config.classifier_epochs, seed=config.seed
         )
         features = functools.partial(gan_metrics.classifier_features, classifier)
     rows = sensitivity(reference, other, features, config.seed)
