@@ -152,7 +152,11 @@ def test_config_validation():
     tuned = gan_config.preset("tuned64")  # small64 + departures
     assert (tuned.update, tuned.g_upsample, tuned.g_ema_decay) == ("alternating", "resize", 0.995)
     assert tuned.g_widths == gan_config.small_preset(64).g_widths
-    assert gan_config.preset_for_resolution(32) == gan_config.preset("tuned32")
+    # The default at 32: tuned32 with the standard-deviation plane, 90 epochs, nothing else.
+    assert gan_config.preset_for_resolution(32) == gan_config.preset("tuned32_stddev")
+    assert gan_config.preset_for_resolution(32) == dataclasses.replace(
+        gan_config.preset("tuned32"), d_stddev_group=4, epochs=90
+    )
     # regularised64: tuned64 with D regularised, nothing else changed;
     # regularised64_b16 is that at batch 16, nothing else changed.
     regularised = gan_config.preset("regularised64")
@@ -161,9 +165,14 @@ def test_config_validation():
     )
     b16 = gan_config.preset("regularised64_b16")
     assert b16 == dataclasses.replace(regularised, batch_size=16)
-    # The default at 64: that with D's learning rate halved, nothing else changed.
-    assert gan_config.preset_for_resolution(64) == gan_config.preset("regularised64_b16_slowd")
-    assert gan_config.preset_for_resolution(64) == dataclasses.replace(b16, d_learning_rate=1e-4)
+    # regularised64_b16_slowd: that with D's learning rate halved, nothing else changed;
+    # the default at 64 is that with a shorter weight average of G, nothing else changed.
+    slowd = gan_config.preset("regularised64_b16_slowd")
+    assert slowd == dataclasses.replace(b16, d_learning_rate=1e-4)
+    assert gan_config.preset_for_resolution(64) == gan_config.preset(
+        "regularised64_b16_slowd_ema99"
+    )
+    assert gan_config.preset_for_resolution(64) == dataclasses.replace(slowd, g_ema_decay=0.99)
     assert b16.learning_rate == 2e-4 and b16.d_learning_rate is None
     assert gan_config.preset_for_resolution(64, full_size=True) == gan_config.release_preset()
     # The paper's stated choices (batch 64), but for the presets that take the release's 16.
