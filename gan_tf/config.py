@@ -541,15 +541,21 @@ def preset(name: str) -> GANConfig:
     return PRESETS[name]()
 
 
-def preset_for_resolution(resolution: int, full_size: bool = False) -> GANConfig:
-    """The default preset at a resolution: tuned32_stddev, regularised64_b16_slowd_ema99, paper128.
+def default_preset_name(resolution: int, full_size: bool = False) -> str:
+    """The default preset's name at a resolution: tuned32_stddev, regularised64_b16_slowd_ema99,
+    paper128.
 
     `full_size` at 64: the release's architecture (release64) instead.
     """
     if resolution == 128:
-        return paper_preset()
+        return "paper128"
     if resolution == 64:
-        return release_preset() if full_size else regularised_b16_slowd_ema99_preset()
+        return "release64" if full_size else "regularised64_b16_slowd_ema99"
     if resolution == 32:
-        return tuned32_stddev_preset()
+        return "tuned32_stddev"
     raise ValueError(f"--resolution must be one of {RESOLUTIONS}, got {resolution}.")
+
+
+def preset_for_resolution(resolution: int, full_size: bool = False) -> GANConfig:
+    """The default preset at a resolution (`default_preset_name`)."""
+    return preset(default_preset_name(resolution, full_size))

@@ -67,21 +67,25 @@ flags.mark_flag_as_required("workdir")
 FLAGS = flags.FLAGS
 
 
-def _resolution(ds) -> int:
-    if FLAGS.resolution:
-        return FLAGS.resolution
+def _native_resolution(ds) -> int:
+    """The dataset's image size when it is a GAN resolution, else 64."""
     pixels = ds.images.pixels if ds.images is not None else None
     size = pixels.shape[1] if pixels is not None else 0
     return size if size in gan_config.RESOLUTIONS else 64
 
 
+def _resolution(ds) -> int:
+    return FLAGS.resolution or _native_resolution(ds)
+
+
 def main(argv) -> None:
     del argv
     ds = registry.load(FLAGS.dataset, data_flags.options_from_flags())
-    if FLAGS.preset:
-        config = gan_config.preset(FLAGS.preset)
-    else:
-        config = gan_config.preset_for_resolution(_resolution(ds))
+    # The preset a plain `--dataset=NAME` run uses, reported beside the one used so that a
+    # shorter run (the demo's) can say what it departs from.
+    dataset_default_preset = gan_config.default_preset_name(_native_resolution(ds))
+    preset_name = FLAGS.preset or gan_config.default_preset_name(_resolution(ds))
+    config = gan_config.preset(preset_name)
     overrides = GAN_FLAGS.values()
     overrides.pop("resolution", None)  # it chose the preset (or --preset did)
     overrides["channels"] = FLAGS.channels or (1 if train_lib.grey_images(ds) else 3)
@@ -91,7 +95,15 @@ def main(argv) -> None:
     runtime.write_config(FLAGS.workdir, config)
     result = train_lib.train_and_export(config, ds, FLAGS.workdir, max_steps=FLAGS.max_steps)
     logging.info("GAN trained: %s", result)
-    runtime.emit_result({"dataset": ds.name, "resolution": config.resolution, **result})
+    runtime.emit_result(
+        {
+            "dataset": ds.name,
+            "resolution": config.resolution,
+            "preset": preset_name,
+            "dataset_default_preset": dataset_default_preset,
+            **result,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -73,18 +73,49 @@ def _headline(step: str, result: dict) -> list[str]:
             f"{_fmt(result['oracle']['auc'])}. Export: `{result['export']}`."
         ]
     if step == "gan":
-        return [
-            f"{result['steps']} steps ({result['epochs']:.1f} epochs) at "
+        lines = [
+            f"{result['steps']} steps ({result['epochs']:.1f} epochs) of the "
+            f"`{result.get('preset', '?')}` preset at "
             f"{result['resolution']}x{result['resolution']}; final D(real) "
             f"{_fmt(result.get('d_real'), 3)}, D(fake) {_fmt(result.get('d_fake'), 3)}."
         ]
+        default = result.get("dataset_default_preset")
+        if default and default != result.get("preset"):
+            lines.append(
+                f"A shorter GAN than `python -m gan_tf.train --dataset={result['dataset']}` "
+                f"trains (the `{default}` preset, the README's Fig. 4 and Table IV runs): "
+                "the README's GAN table gives that run's figures, and the quality below and "
+                "Table IV's quality column show what the shorter run costs."
+            )
+        return lines
     if step == "gan_report":
-        return [
+        lines = [
             f"Conditioning accuracy {_fmt(result['conditioning_accuracy'], 3)} (goal "
             f"{result.get('conditioning_goal', 0.8)}); diversity (1 - mean SSIM) generated / real "
             f"{_fmt(result['opposite_mean_ssim_generated'], 3)} / "
-            f"{_fmt(result['opposite_mean_ssim_real'], 3)}."
+            f"{_fmt(result['opposite_mean_ssim_real'], 3)}; colour-spread ratio "
+            f"{_fmt(result.get('colour_spread_ratio'), 2)}; checkerboard energy "
+            f"{_fmt(result.get('checkerboard_ratio'), 2)} of real."
         ]
+        if result.get("fid_imagenet") is not None:
+            lines.append(
+                f"ImageNet EfficientNet-Lite0 features: FID {_fmt(result['fid_imagenet'], 1)} "
+                f"(real vs real {_fmt(result.get('fid_imagenet_real'), 1)}), precision / recall "
+                f"{_fmt(result.get('precision_imagenet'), 3)} / "
+                f"{_fmt(result.get('recall_imagenet'), 3)} (real "
+                f"{_fmt(result.get('precision_imagenet_real'), 3)} / "
+                f"{_fmt(result.get('recall_imagenet_real'), 3)})."
+            )
+        if result.get("fid_classifier") is not None:
+            lines.append(
+                f"Dataset classifier features: FID {_fmt(result['fid_classifier'], 3)} (real "
+                f"{_fmt(result.get('fid_classifier_real'), 3)}), precision / recall "
+                f"{_fmt(result.get('precision_classifier'), 3)} / "
+                f"{_fmt(result.get('recall_classifier'), 3)} (real "
+                f"{_fmt(result.get('precision_classifier_real'), 3)} / "
+                f"{_fmt(result.get('recall_classifier_real'), 3)})."
+            )
+        return lines
     if step == "design":
         return [
             f"{result['queries']} queries: mean top-1 preference real "

@@ -175,6 +175,9 @@ def test_config_validation():
     assert gan_config.preset_for_resolution(64) == dataclasses.replace(slowd, g_ema_decay=0.99)
     assert b16.learning_rate == 2e-4 and b16.d_learning_rate is None
     assert gan_config.preset_for_resolution(64, full_size=True) == gan_config.release_preset()
+    for resolution, full_size in ((32, False), (64, False), (64, True), (128, False)):
+        name = gan_config.default_preset_name(resolution, full_size)
+        assert gan_config.preset_for_resolution(resolution, full_size) == gan_config.preset(name)
     # The paper's stated choices (batch 64), but for the presets that take the release's 16.
     for name in gan_config.PRESETS:
         c = gan_config.preset(name)

@@ -440,4 +440,8 @@ def test_binary_overrides_reach_the_config(tmp_path):
     assert config["d_r1_gamma"] == 5.0
     assert config["g_mode_seeking_weight"] == 0.5
     assert config["g_mode_seeking_pool"] == 4
-    assert json.loads(proc.stdout.strip().splitlines()[-1])["steps"] == 1
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["steps"] == 1
+    # --resolution=32 chose the 32 px default; the dataset's own (64 px) default is named too.
+    assert result["preset"] == "tuned32_stddev"
+    assert result["dataset_default_preset"] == "regularised64_b16_slowd_ema99"

@@ -56,3 +56,39 @@ def test_report_embeds_tables_figures_timings_and_names_missing_steps(tmp_path, 
     assert "*Missing: `data.json`" in index
     assert "Data" in out["missing"] and "DVBPR" not in out["missing"]
     assert os.listdir(out["tensorboard"])
+
+
+def test_gan_headlines_name_the_preset_the_departure_and_the_field_metrics():
+    gan = dict(
+        dataset="synthetic_fashion/default",
+        steps=725,
+        epochs=5.0,
+        resolution=32,
+        preset="tuned32",
+        dataset_default_preset="regularised64_b16_slowd_ema99",
+        d_real=0.6,
+        d_fake=0.3,
+    )
+    lines = make_report._headline("gan", gan)
+    assert "of the `tuned32` preset at 32x32" in lines[0]
+    assert len(lines) == 2 and "`regularised64_b16_slowd_ema99` preset" in lines[1]
+    # A run of the dataset's own default says nothing about departing from it.
+    assert len(make_report._headline("gan", {**gan, "preset": gan["dataset_default_preset"]})) == 1
+
+    report = dict(
+        conditioning_accuracy=0.9571,
+        opposite_mean_ssim_generated=0.5,
+        opposite_mean_ssim_real=0.43,
+        colour_spread_ratio=0.8812,
+        checkerboard_ratio=1.0312,
+        fid_imagenet=164.25,
+        fid_imagenet_real=19.04,
+        precision_imagenet=0.0,
+        recall_imagenet=0.0017,
+        precision_imagenet_real=0.948,
+        recall_imagenet_real=0.94,
+    )
+    text = " ".join(make_report._headline("gan_report", report))
+    assert "colour-spread ratio 0.88; checkerboard energy 1.03 of real" in text
+    assert "FID 164.2 (real vs real 19.0), precision / recall 0.000 / 0.002" in text
+    assert "Dataset classifier" not in text  # not in this report: not invented
