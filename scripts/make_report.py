@@ -49,6 +49,27 @@ def _fmt(value, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _field_metrics(result: dict, features: str, label: str, fid_digits: int) -> str | None:
+    """gan_report's FID and precision / recall on one feature set, beside real vs real.
+
+    None when the report did not measure that set (its `fid_<features>` is absent).
+    """
+    if result.get(f"fid_{features}") is None:
+        return None
+
+    def pair(metric: str, digits: int) -> tuple[str, str]:
+        generated = _fmt(result.get(f"{metric}_{features}"), digits)
+        return generated, _fmt(result.get(f"{metric}_{features}_real"), digits)
+
+    fid, fid_real = pair("fid", fid_digits)
+    precision, precision_real = pair("precision", 3)
+    recall, recall_real = pair("recall", 3)
+    return (
+        f"{label} features: FID {fid} (real vs real {fid_real}), precision / recall "
+        f"{precision} / {recall} (real {precision_real} / {recall_real})."
+    )
+
+
 def _headline(step: str, result: dict) -> list[str]:
     """A few lines of the step's most telling numbers."""
     if step == "data":
@@ -97,25 +118,9 @@ def _headline(step: str, result: dict) -> list[str]:
             f"{_fmt(result.get('colour_spread_ratio'), 2)}; checkerboard energy "
             f"{_fmt(result.get('checkerboard_ratio'), 2)} of real."
         ]
-        if result.get("fid_imagenet") is not None:
-            lines.append(
-                f"ImageNet EfficientNet-Lite0 features: FID {_fmt(result['fid_imagenet'], 1)} "
-                f"(real vs real {_fmt(result.get('fid_imagenet_real'), 1)}), precision / recall "
-                f"{_fmt(result.get('precision_imagenet'), 3)} / "
-                f"{_fmt(result.get('recall_imagenet'), 3)} (real "
-                f"{_fmt(result.get('precision_imagenet_real'), 3)} / "
-                f"{_fmt(result.get('recall_imagenet_real'), 3)})."
-            )
-        if result.get("fid_classifier") is not None:
-            lines.append(
-                f"Dataset classifier features: FID {_fmt(result['fid_classifier'], 3)} (real "
-                f"{_fmt(result.get('fid_classifier_real'), 3)}), precision / recall "
-                f"{_fmt(result.get('precision_classifier'), 3)} / "
-                f"{_fmt(result.get('recall_classifier'), 3)} (real "
-                f"{_fmt(result.get('precision_classifier_real'), 3)} / "
-                f"{_fmt(result.get('recall_classifier_real'), 3)})."
-            )
-        return lines
+        lines.append(_field_metrics(result, "imagenet", "ImageNet EfficientNet-Lite0", 1))
+        lines.append(_field_metrics(result, "classifier", "Dataset classifier", 3))
+        return [line for line in lines if line]
     if step == "design":
         return [
             f"{result['queries']} queries: mean top-1 preference real "
