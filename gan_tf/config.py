@@ -170,6 +170,11 @@ class GANConfig:
         `d_learning_rate` is set).
       d_learning_rate: D's Adam learning rate when it differs from G's (the
         two time-scale rule of Heusel et al. 2017); None: `learning_rate`.
+      lr_decay_fraction: 0 (constant learning rates, the paper's), or the
+        share of the run's steps, counted back from its last, over which
+        both Adam learning rates fall linearly to 0 (the schedule CycleGAN
+        and pix2pix train with; a departure). The run's length is epochs x
+        steps per epoch, so resuming with other --epochs moves the decay.
       beta1: Adam beta1.
       beta2: Adam beta2.
       seed: seeds weights, z, shuffling and the fixed sample grid.
@@ -204,6 +209,7 @@ class GANConfig:
     epochs: int = 20
     learning_rate: float = 2e-4
     d_learning_rate: float | None = None
+    lr_decay_fraction: float = 0.0
     beta1: float = 0.5
     beta2: float = 0.99
     seed: int = 0
@@ -265,6 +271,8 @@ class GANConfig:
             raise ValueError(
                 f"update must be one of {', '.join(UPDATE_MODES)}, got {self.update!r}."
             )
+        if not 0.0 <= self.lr_decay_fraction <= 1.0:
+            raise ValueError(f"lr_decay_fraction must be in [0, 1], got {self.lr_decay_fraction}.")
         if not 0.0 <= self.g_ema_decay < 1.0:
             raise ValueError(f"g_ema_decay must be in [0, 1), got {self.g_ema_decay}.")
         if self.g_upsample not in G_UPSAMPLE_MODES:

@@ -46,6 +46,7 @@ GAN_FLAGS = config_flags.define_flags(
         "d_stddev_group",
         "d_r1_gamma",
         "d_learning_rate",
+        "lr_decay_fraction",
         "g_mode_seeking_weight",
         "g_mode_seeking_pool",
         "update",

@@ -64,6 +64,7 @@ _FIELDS_BEFORE_THEY_EXISTED = {
     "d_r1_gamma": 0.0,
     "g_mode_seeking_weight": 0.0,
     "g_mode_seeking_pool": 0,
+    "lr_decay_fraction": 0.0,
 }
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919
@@ -121,7 +122,47 @@ def build_models(config: GANConfig) -> tuple[keras.Model, keras.Model]:
     )
 
 
-def _optimizer(config: GANConfig, variables, learning_rate: float) -> keras.optimizers.Optimizer:
+class LinearDecayTail(keras.optimizers.schedules.LearningRateSchedule):
+    """A constant learning rate that falls linearly to 0 over a run's last steps.
+
+    Args:
+      learning_rate: the rate until `decay_start`.
+      decay_start: the step the decay begins at (the rate is still
+        `learning_rate` there).
+      total_steps: the step the rate reaches 0 at (and stays at after).
+    """
+
+    def __init__(self, learning_rate: float, decay_start: int, total_steps: int):
+        self.learning_rate = float(learning_rate)
+        self.decay_start = int(decay_start)
+        self.total_steps = int(total_steps)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        span = float(max(self.total_steps - self.decay_start, 1))
+        left = tf.clip_by_value((self.total_steps - step) / span, 0.0, 1.0)
+        return self.learning_rate * left
+
+    def get_config(self):
+        return {
+            "learning_rate": self.learning_rate,
+            "decay_start": self.decay_start,
+            "total_steps": self.total_steps,
+        }
+
+
+def learning_rate(config: GANConfig, rate: float, total_steps: int | None):
+    """`rate`, or its `LinearDecayTail` when config.lr_decay_fraction > 0 and the length is known."""
+    if not config.lr_decay_fraction or total_steps is None:
+        return rate
+    decay_steps = round(config.lr_decay_fraction * total_steps)
+    return LinearDecayTail(rate, total_steps - decay_steps, total_steps)
+
+
+def _optimizer(config: GANConfig, variables, learning_rate) -> keras.optimizers.Optimizer:
+    # Adam evaluates a schedule at its own iteration count, which the
+    # checkpoint restores and which equals the trainer's step (one update
+    # of each network per step).
     opt = keras.optimizers.Adam(learning_rate, beta_1=config.beta1, beta_2=config.beta2)
     # Slots exist before a checkpoint restore, so that they are restored too.
     opt.build(variables)
@@ -169,17 +210,23 @@ class Trainer:
 
     Args:
       config: the run's config (with the dataset's categories).
+      total_steps: the run's length, which config.lr_decay_fraction's
+        schedule needs (None: constant learning rates).
     """
 
-    def __init__(self, config: GANConfig):
+    def __init__(self, config: GANConfig, total_steps: int | None = None):
         self.config = config
         self.generator, self.discriminator = build_models(config)
         self.g_optimizer = _optimizer(
-            config, self.generator.trainable_variables, config.learning_rate
+            config,
+            self.generator.trainable_variables,
+            learning_rate(config, config.learning_rate, total_steps),
         )
         d_learning_rate = config.d_learning_rate or config.learning_rate
         self.d_optimizer = _optimizer(
-            config, self.discriminator.trainable_variables, d_learning_rate
+            config,
+            self.discriminator.trainable_variables,
+            learning_rate(config, d_learning_rate, total_steps),
         )
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         parts = dict(
@@ -443,7 +490,8 @@ def train_and_export(
     os.makedirs(workdir, exist_ok=True)
     per_epoch = steps_per_epoch(ds, config.batch_size)
     total = config.epochs * per_epoch if max_steps is None else max_steps
-    trainer = Trainer(config)
+    # The schedule decays over the run's epochs; --max_steps only stops it early.
+    trainer = Trainer(config, total_steps=config.epochs * per_epoch)
     manager = tf.train.CheckpointManager(
         trainer.checkpoint, os.path.join(workdir, layout.CHECKPOINTS), max_to_keep=2
     )

@@ -294,6 +294,41 @@ def test_weight_average_of_g_follows_its_decay_and_is_what_samples():
     )
 
 
+def test_learning_rates_fall_linearly_to_zero_over_the_runs_tail():
+    """lr_decay_fraction=0.5 of 8 steps: both rates constant to step 4, then linear to 0 at 8;
+    at rate 0 a training step leaves the weights as they were."""
+    ds = two_category_dataset()
+    config = train_lib.config_for_dataset(
+        tiny_config(lr_decay_fraction=0.5, learning_rate=2e-4, d_learning_rate=1e-4), ds
+    )
+    trainer = train_lib.Trainer(config, total_steps=8)
+    batches = iter(pipeline.gan_dataset(ds, 16, 16, seed=0))
+    seen = []
+    for _ in range(8):
+        seen.append(
+            (float(trainer.g_optimizer.learning_rate), float(trainer.d_optimizer.learning_rate))
+        )
+        batch = next(batches)
+        trainer.train_step(batch["image"], batch["category"])
+    left = np.array([1, 1, 1, 1, 1, 0.75, 0.5, 0.25])
+    np.testing.assert_allclose(seen, np.stack([2e-4 * left, 1e-4 * left], 1), rtol=1e-6)
+    assert float(trainer.g_optimizer.learning_rate) == 0.0
+    before = [w.numpy() for w in trainer.generator.trainable_variables]
+    batch = next(batches)
+    trainer.train_step(batch["image"], batch["category"])
+    for old, new in zip(before, trainer.generator.trainable_variables, strict=True):
+        np.testing.assert_array_equal(old, new.numpy())
+    # Without the fraction (or without a known length) the rates stay constant.
+    for plain in (
+        train_lib.Trainer(dataclasses.replace(config, lr_decay_fraction=0.0), total_steps=8),
+        train_lib.Trainer(config),
+    ):
+        plain.g_optimizer.iterations.assign(8)
+        assert float(plain.g_optimizer.learning_rate) == pytest.approx(2e-4)
+    with pytest.raises(ValueError, match="lr_decay_fraction"):
+        tiny_config(lr_decay_fraction=1.5)
+
+
 def test_train_export_resume_and_summaries(tmp_path):
     ds = two_category_dataset()
     config = train_lib.config_for_dataset(tiny_config(epochs=2), ds)
@@ -419,6 +454,7 @@ def test_binary_overrides_reach_the_config(tmp_path):
         "--d_r1_gamma=5",
         "--g_mode_seeking_weight=0.5",
         "--g_mode_seeking_pool=4",
+        "--lr_decay_fraction=0.25",
         f"--workdir={workdir}",
     ]
     proc = subprocess.run(
@@ -440,6 +476,7 @@ def test_binary_overrides_reach_the_config(tmp_path):
     assert config["d_r1_gamma"] == 5.0
     assert config["g_mode_seeking_weight"] == 0.5
     assert config["g_mode_seeking_pool"] == 4
+    assert config["lr_decay_fraction"] == 0.25
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["steps"] == 1
     # --resolution=32 chose the 32 px default; the dataset's own (64 px) default is named too.
