@@ -72,8 +72,9 @@ D_BATCH_NORM_MODES = ("separate", "joint", "none")
 # both networks' updates from one forward pass.
 UPDATE_MODES = ("alternating", "simultaneous")
 # GANConfig.g_upsample: "transpose" is the release's (3x3 stride-2 transposed
-# convs), "resize" nearest-neighbour doubling then a 3x3 conv.
-G_UPSAMPLE_MODES = ("transpose", "resize")
+# convs), "resize" nearest-neighbour doubling then a 3x3 conv, "bilinear"
+# bilinear doubling then a 3x3 conv.
+G_UPSAMPLE_MODES = ("transpose", "resize", "bilinear")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +98,9 @@ class GANConfig:
         stride-2 transposed conv, whose kernel overlaps unevenly at stride 2
         and leaves a checkerboard of period 2; Odena et al. 2016) or "resize"
         (nearest-neighbour doubling, then a 3x3 conv: the same parameters and
-        receptive field, no uneven overlap).
+        receptive field, no uneven overlap) or "bilinear" (as "resize" with a
+        bilinear doubling, which does not copy each value into a 2x2 block:
+        the low-pass upsampling StyleGAN's generators use against aliasing).
       g_stride1_stages: how many of the first stride-2 stages are followed
         by a stride-1 transposed conv of the same width (the release: 2).
       d_widths: channels of D's 5x5 stride-2 convs (the release:

@@ -8,7 +8,8 @@ by resolution and widths through `GANConfig`:
   stride-1 one) -> 3x3 stride-1 transposed conv to `channels` -> tanh.
   Batch norm + leaky ReLU on every hidden layer. With
   `g_upsample="resize"` each doubling is a nearest-neighbour resize and a
-  3x3 conv instead (no checkerboard; a departure from the release).
+  3x3 conv instead (no checkerboard; a departure from the release);
+  "bilinear" the same with a bilinear resize.
 - D: 5x5 stride-2 convs (batch norm from the second, unless
   `d_batch_norm="none"`) with leaky ReLU ->
   linear to one unconstrained score (LSGAN: no sigmoid). onehot(c) is tiled
@@ -78,8 +79,9 @@ def build_generator(config: GANConfig, seed: int | None = None) -> keras.Model:
         strides = (2,) + ((1,) if i < config.g_stride1_stages else ())
         for j, stride in enumerate(strides):
             name = f"up{i}" + ("" if j == 0 else "_s1")
-            if stride == 2 and config.g_upsample == "resize":
-                h = layers.UpSampling2D(2, interpolation="nearest", name=name + "_resize")(h)
+            if stride == 2 and config.g_upsample in ("resize", "bilinear"):
+                interpolation = "nearest" if config.g_upsample == "resize" else "bilinear"
+                h = layers.UpSampling2D(2, interpolation=interpolation, name=name + "_resize")(h)
                 conv, stride = layers.Conv2D, 1
             else:
                 conv = layers.Conv2DTranspose

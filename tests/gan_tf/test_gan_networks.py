@@ -80,10 +80,11 @@ def test_release_architecture_layers():
         assert (release_form.g_upsample, release_form.g_ema_decay) == ("transpose", 0.0)
 
 
-def test_resize_generator_doubles_without_transposed_strides():
+@pytest.mark.parametrize("mode, interpolation", [("resize", "nearest"), ("bilinear", "bilinear")])
+def test_resize_generator_doubles_without_transposed_strides(mode, interpolation):
     base = gan_config.small_preset(32)
     transpose = networks.build_generator(base, seed=0)
-    resize = networks.build_generator(dataclasses.replace(base, g_upsample="resize"), seed=0)
+    resize = networks.build_generator(dataclasses.replace(base, g_upsample=mode), seed=0)
     # Same kernels (a 3x3 conv per doubling), so the same parameter count.
     assert resize.count_params() == transpose.count_params()
     strided = [
@@ -99,8 +100,15 @@ def test_resize_generator_doubles_without_transposed_strides():
     images = resize([z, tf.constant([0, 1, 2, 3])], training=False)
     assert images.shape == (4, 32, 32, 3)
     assert float(tf.reduce_max(tf.abs(images))) <= 1.0
+    doubling = resize.get_layer("up0_resize")
+    assert doubling.interpolation == interpolation
+    # Nearest copies each value into a 2x2 block; bilinear interpolates between them.
+    ramp = tf.reshape(tf.range(4.0), [1, 2, 2, 1])
+    doubled = doubling(ramp).numpy()[0, :, :, 0]
+    block_copies = np.repeat(np.repeat(ramp.numpy()[0, :, :, 0], 2, 0), 2, 1)
+    assert np.array_equal(doubled, block_copies) == (mode == "resize")
     with pytest.raises(ValueError, match="g_upsample"):
-        dataclasses.replace(base, g_upsample="bilinear")
+        dataclasses.replace(base, g_upsample="cubic")
 
 
 def test_category_changes_outputs():
