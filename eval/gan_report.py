@@ -21,7 +21,9 @@ r"""Quality figures of a GAN export (issue 5's "Done when") and the paper's Fig.
    the category classifier's penultimate features, each beside the same
    figures for the classifier's training images against the held-out ones
    (real-vs-real: FID's floor, precision's and recall's ceiling); all three
-   sets of one size and category composition;
+   sets of one size and category composition; precision and recall also by
+   category (which category's real images the generator misses: a dropped
+   mode shows there);
 8. the colour spread per category, generated and real;
 9. checkerboard energy: the share of spectral power on the frequencies
    G's stride-2 transposed convs leave artefacts at (periods 2 .. 2^s),
@@ -83,6 +85,10 @@ flags.mark_flags_as_required(["gan", "workdir"])
 FLAGS = flags.FLAGS
 
 
+def _share(value) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def main(argv) -> None:
     del argv
     config = dataclasses.asdict(config_flags.resolve(ReportConfig(), REPORT_FLAGS.values()))
@@ -115,6 +121,16 @@ def main(argv) -> None:
                     report[f"{m}_{space}{s}"]
                     for m in ("fid", "precision", "recall")
                     for s in ("", "_real")
+                ),
+            )
+            per_category = report[f"precision_recall_per_category_{space}"]
+            real_per_category = report[f"precision_recall_per_category_{space}_real"]
+            logging.info(
+                "%s features, recall by category (real-vs-real): %s",
+                space,
+                ", ".join(
+                    f"{name} {_share(figures['recall'])} ({_share(real_per_category[name]['recall'])})"
+                    for name, figures in per_category.items()
                 ),
             )
     if report.get("imagenet_note"):

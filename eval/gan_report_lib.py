@@ -204,12 +204,15 @@ def _field_metrics(
        "imagenet_note" (str or None), and for space in (imagenet,
        classifier): "fid_<space>", "precision_<space>", "recall_<space>"
        (generated vs held-out real) and the same names ending "_real"
-       (training real vs held-out real); the ImageNet ones None when
-       EfficientNet-Lite0 is not used}.
+       (training real vs held-out real), and "precision_recall_per_category_
+       <space>" (and "..._real"): {category name: {"precision", "recall"}},
+       the generated images of that category inside the real manifold and
+       the held-out real images of that category inside the generated one;
+       the ImageNet ones None when EfficientNet-Lite0 is not used}.
     """
     out = {"field_metrics_n": None, "precision_recall_k": neighbours}
     for space in ("imagenet", "classifier"):
-        for metric in ("fid", "precision", "recall"):
+        for metric in ("fid", "precision", "recall", "precision_recall_per_category"):
             out[f"{metric}_{space}"] = out[f"{metric}_{space}_real"] = None
     # The generated images that match the held-out sample's category counts.
     counts = np.bincount(real_cats, minlength=int(requested.max()) + 1)
@@ -245,12 +248,20 @@ def _field_metrics(
     train = to_unit_range(
         classifier_lib.real_images(ds, train_items, classifier.image_size, classifier.channels)
     )
+    names = ds.category_names
+    set_categories = (categories[train_items], real_cats, requested[matched])
     for space, features in spaces.items():
-        suite = gan_metrics.quality_suite(train, real, generated[matched], features, k=neighbours)
+        suite = gan_metrics.quality_suite(
+            train, real, generated[matched], features, k=neighbours, categories=set_categories
+        )
         out["field_metrics_n"] = suite["n"]
         for metric in ("fid", "precision", "recall"):
             out[f"{metric}_{space}"] = suite["generated"][metric]
             out[f"{metric}_{space}_real"] = suite["real"][metric]
+        for which, suffix in (("generated", ""), ("real", "_real")):
+            out[f"precision_recall_per_category_{space}{suffix}"] = {
+                names[c]: figures for c, figures in suite[which]["per_group"].items()
+            }
     return out
 
 

@@ -147,6 +147,8 @@ def precision_recall(
     fake_feats: np.ndarray,
     k: int = PRECISION_RECALL_K,
     max_block_bytes: int = 1 << 26,
+    real_groups: np.ndarray | None = None,
+    fake_groups: np.ndarray | None = None,
 ) -> dict:
     """Improved precision and recall (Kynkaanniemi et al. 2019).
 
@@ -161,12 +163,21 @@ def precision_recall(
       k: the neighbour defining the radii (the paper's default is 3).
       max_block_bytes: memory of one float64 block of a distance matrix;
         distances are computed block by block of rows, never per sample.
+      real_groups: optional int [Nr] group (e.g. category) of each real
+        sample; with fake_groups, the figures are also broken down by group.
+      fake_groups: optional int [Nf] group of each fake sample.
 
     Returns:
       {"precision": share of fake samples inside the real manifold,
        "recall": share of real samples inside the fake manifold}, floats
       in [0, 1]. Identical sets give 1 and 1; sets farther apart than any
-      radius give 0 and 0.
+      radius give 0 and 0. With groups also "per_group": {group (int):
+      {"precision": share of that group's fake samples inside the whole
+      real manifold, "recall": share of that group's real samples inside
+      the whole fake manifold}}, None where the group has no sample; the
+      manifolds are the whole sets', so the figures weighted by group sizes
+      average to the overall ones. Which real images a generator misses,
+      by group: a dropped mode shows as one group's low recall.
     """
     real = np.asarray(real_feats, np.float64)
     fake = np.asarray(fake_feats, np.float64)
@@ -184,7 +195,33 @@ def precision_recall(
         d = _squared_distances(real[start:stop], fake, real_sq[start:stop], fake_sq)
         fake_inside |= np.any(d <= real_radii[start:stop, None], axis=0)
         real_inside[start:stop] = np.any(d <= fake_radii[None, :], axis=1)
-    return {"precision": float(fake_inside.mean()), "recall": float(real_inside.mean())}
+    out = {"precision": float(fake_inside.mean()), "recall": float(real_inside.mean())}
+    if real_groups is not None or fake_groups is not None:
+        out["per_group"] = _per_group(real_inside, fake_inside, real_groups, fake_groups)
+    return out
+
+
+def _per_group(real_inside, fake_inside, real_groups, fake_groups) -> dict:
+    """{group: {"precision", "recall"}} from the membership masks (None for an empty group)."""
+    if real_groups is None or fake_groups is None:
+        raise ValueError("Pass both real_groups and fake_groups, or neither.")
+    real_groups, fake_groups = np.asarray(real_groups), np.asarray(fake_groups)
+    if real_groups.shape != real_inside.shape or fake_groups.shape != fake_inside.shape:
+        raise ValueError(
+            f"Groups of shapes {real_groups.shape} / {fake_groups.shape} for "
+            f"{len(real_inside)} real / {len(fake_inside)} fake samples."
+        )
+
+    def share(inside, rows):
+        return float(inside[rows].mean()) if rows.any() else None
+
+    return {
+        int(g): {
+            "precision": share(fake_inside, fake_groups == g),
+            "recall": share(real_inside, real_groups == g),
+        }
+        for g in np.union1d(real_groups, fake_groups)
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -369,15 +406,24 @@ def checkerboard_energy(images: np.ndarray, upsamplings: int, chunk: int = 256) 
 # The suite.
 
 
-def compare(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = PRECISION_RECALL_K) -> dict:
+def compare(
+    real_feats: np.ndarray,
+    fake_feats: np.ndarray,
+    k: int = PRECISION_RECALL_K,
+    real_groups: np.ndarray | None = None,
+    fake_groups: np.ndarray | None = None,
+) -> dict:
     """FID and precision/recall of one feature set against a real one.
 
     Returns:
-      {"fid": float >= 0, "precision": float in [0, 1], "recall": float in [0, 1]}.
+      {"fid": float >= 0, "precision": float in [0, 1], "recall": float in [0, 1]},
+      and "per_group" when groups are given (`precision_recall`).
     """
     return {
         "fid": frechet_distance(real_feats, fake_feats),
-        **precision_recall(real_feats, fake_feats, k),
+        **precision_recall(
+            real_feats, fake_feats, k, real_groups=real_groups, fake_groups=fake_groups
+        ),
     }
 
 
@@ -425,6 +471,7 @@ def quality_suite(
     feature_fn=None,
     k: int = PRECISION_RECALL_K,
     seed: int = 0,
+    categories: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> dict:
     """FID and precision/recall of generated images, beside real-vs-real, in one feature space.
 
@@ -450,6 +497,10 @@ def quality_suite(
         three arguments are features already.
       k: the precision/recall neighbour.
       seed: seeds the subsets.
+      categories: optional int arrays, the category of each image of
+        real_train, real_heldout and generated (in that order); then both
+        comparisons also carry "per_group", precision and recall by
+        category (`precision_recall`).
 
     Returns:
       {"n": N, "k": k, "dim": D, "generated": compare(held-out, generated),
@@ -457,14 +508,23 @@ def quality_suite(
     """
     sets = [real_train, real_heldout, generated]
     feats = [np.asarray(feature_fn(s) if feature_fn else s, np.float64) for s in sets]
+    groups = [None] * 3 if categories is None else [np.asarray(c) for c in categories]
+    for f, g in zip(feats, groups, strict=True):
+        if g is not None and g.shape != (len(f),):
+            raise ValueError(f"categories of shape {g.shape} for {len(f)} images.")
     n = min(len(f) for f in feats)
     rng = np.random.default_rng([seed, 12])
-    feats = [f if len(f) == n else f[np.sort(rng.choice(len(f), n, replace=False))] for f in feats]
+    for i, f in enumerate(feats):
+        if len(f) != n:
+            keep = np.sort(rng.choice(len(f), n, replace=False))
+            feats[i] = f[keep]
+            groups[i] = None if groups[i] is None else groups[i][keep]
     train, heldout, fake = feats
+    train_groups, heldout_groups, fake_groups = groups
     return {
         "n": n,
         "k": k,
         "dim": heldout.shape[1],
-        "generated": compare(heldout, fake, k),
-        "real": compare(heldout, train, k),
+        "generated": compare(heldout, fake, k, heldout_groups, fake_groups),
+        "real": compare(heldout, train, k, heldout_groups, train_groups),
     }

@@ -22,7 +22,7 @@ class StandInGAN:
     """Returns real images: of the requested category, the other one, or one image per category."""
 
     ds: object
-    mode: str  # "perfect", "swapped", "collapsed" or "checkerboard"
+    mode: str  # "perfect", "swapped", "collapsed", "bright_collapsed" or "checkerboard"
     resolution: int = 16
     channels: int = 3
     num_categories: int = 2
@@ -37,6 +37,8 @@ class StandInGAN:
         items = np.concatenate([rng.choice(np.flatnonzero(cats == c), per_category) for c in shown])
         if self.mode == "collapsed":
             items = np.repeat(items[[0, per_category]], per_category)
+        if self.mode == "bright_collapsed":  # one category's mode dropped, the other's intact
+            items[per_category:] = items[per_category]
         uint8 = classifier_lib.real_images(self.ds, items, 16, 3)
         if self.mode == "checkerboard":
             # The period-2 pattern of a stride-2 transposed conv's uneven overlap.
@@ -136,6 +138,25 @@ def test_swapped_and_collapsed_generators_fail(setup, tmp_path):
         assert collapsed[f"recall_{space}"] < 0.3 < collapsed[f"recall_{space}_real"]
         assert collapsed[f"fid_{space}"] > 2 * collapsed[f"fid_{space}_real"]
     assert collapsed["colour_spread_per_category_generated"] == {"dark": 0.0, "bright": 0.0}
+
+
+def test_recall_by_category_finds_the_collapsed_category(setup, tmp_path):
+    report = _report(setup, "bright_collapsed", tmp_path)
+    for space in ("imagenet", "classifier"):
+        per_category = report[f"precision_recall_per_category_{space}"]
+        real = report[f"precision_recall_per_category_{space}_real"]
+        assert set(per_category) == set(real) == {"dark", "bright"}
+        assert per_category["bright"]["recall"] < 0.3 < per_category["dark"]["recall"]
+        assert real["bright"]["recall"] > 0.5
+        # 12 held-out images of each category: the overall figures are the categories' means.
+        for metric in ("precision", "recall"):
+            mean = np.mean([figures[metric] for figures in per_category.values()])
+            assert report[f"{metric}_{space}"] == pytest.approx(mean)
+    saved = json.load(open(os.path.join(tmp_path, "report.json")))
+    assert (
+        saved["precision_recall_per_category_classifier"]
+        == (report["precision_recall_per_category_classifier"])
+    )
 
 
 def test_checkerboard_artefacts_fail_the_checkerboard_goal(setup, tmp_path):

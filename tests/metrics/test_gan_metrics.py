@@ -101,6 +101,51 @@ def test_precision_recall_matches_brute_force(k):
     assert got == gan_metrics.precision_recall(real, fake, k=k)  # block size is invisible
 
 
+def test_precision_recall_by_group_matches_brute_force_per_group():
+    rng = np.random.default_rng(11)
+    real = rng.normal(size=(40, 3))
+    real[20:] += 10.0  # two separate real clusters
+    real_groups = np.repeat([0, 1], 20)
+    # Group 1's fakes cover group 1's real points; group 0's sit far away, and
+    # group 2 exists among the fakes only, far away too.
+    fake = np.concatenate([real[:10] + 50.0, real[20:35] + 0.01, rng.normal(size=(5, 3)) - 50.0])
+    fake_groups = np.repeat([0, 1, 2], [10, 15, 5])
+    got = gan_metrics.precision_recall(
+        real, fake, k=3, real_groups=real_groups, fake_groups=fake_groups
+    )
+
+    # Membership by brute force: each sample against the whole other set.
+    def radii(x):
+        d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+        np.fill_diagonal(d, np.inf)
+        return np.sort(d, 1)[:, 2]
+
+    cross = np.linalg.norm(real[:, None] - fake[None], axis=-1)
+    fake_inside = (cross <= radii(real)[:, None]).any(0)
+    real_inside = (cross <= radii(fake)[None, :]).any(1)
+    assert got["precision"] == pytest.approx(fake_inside.mean())
+    assert got["recall"] == pytest.approx(real_inside.mean())
+    assert set(got["per_group"]) == {0, 1, 2}
+    for g in (0, 1, 2):
+        want_p = fake_inside[fake_groups == g].mean()
+        assert got["per_group"][g]["precision"] == pytest.approx(want_p)
+    assert got["per_group"][0]["precision"] == 0.0
+    assert got["per_group"][1]["recall"] == pytest.approx(real_inside[20:].mean())
+    assert got["per_group"][1]["recall"] > 0.5 > got["per_group"][0]["recall"]
+    assert got["per_group"][2]["recall"] is None  # no real sample of group 2
+    # Without groups the answer is the overall one alone.
+    assert gan_metrics.precision_recall(real, fake, k=3) == {
+        "precision": got["precision"],
+        "recall": got["recall"],
+    }
+    with pytest.raises(ValueError, match="both"):
+        gan_metrics.precision_recall(real, fake, real_groups=real_groups)
+    with pytest.raises(ValueError, match="Groups of shapes"):
+        gan_metrics.precision_recall(
+            real, fake, real_groups=real_groups[:5], fake_groups=fake_groups
+        )
+
+
 def test_precision_recall_k_changes_the_answer_and_duplicates_count():
     rng = np.random.default_rng(7)
     real = rng.normal(size=(30, 3))
@@ -266,3 +311,21 @@ def test_quality_suite_ranks_generators_and_equalises_n():
     doubled = gan_metrics.quality_suite(train[:60], heldout, good, feature_fn=lambda x: 2 * x)
     assert doubled["generated"]["fid"] == pytest.approx(4 * suite_good["generated"]["fid"])
     assert doubled["generated"]["precision"] == suite_good["generated"]["precision"]
+    # Categories follow their images through the cut to the smallest set: category 1
+    # of the generated set sits far from every real image, category 0 on them.
+    # Category 1's real images are a cluster of their own, 20 away from category 0's.
+    heldout, train = heldout.copy(), train.copy()
+    heldout[30:] += 20.0
+    train[40:] += 20.0
+    far = np.concatenate([heldout[:30] + 1e-3, heldout[30:] + 100.0])
+    cats = np.repeat([0, 1], 30)
+    suite = gan_metrics.quality_suite(
+        train, heldout, far, k=3, categories=(np.repeat([0, 1], 40), cats, cats)
+    )
+    assert suite["n"] == 60
+    per_group = suite["generated"]["per_group"]
+    assert per_group[1] == {"precision": 0.0, "recall": 0.0}
+    assert per_group[0]["precision"] == 1.0 and per_group[0]["recall"] == 1.0
+    assert set(suite["real"]["per_group"]) == {0, 1}
+    with pytest.raises(ValueError, match="categories of shape"):
+        gan_metrics.quality_suite(train, heldout, far, categories=(cats, cats, cats))
