@@ -101,6 +101,9 @@ class GANConfig:
         receptive field, no uneven overlap) or "bilinear" (as "resize" with a
         bilinear doubling, which does not copy each value into a 2x2 block:
         the low-pass upsampling StyleGAN's generators use against aliasing).
+        Measured on fashion_mnist_users (tuned32_stddev, 60 epochs, two
+        seeds): G collapsed to one garment per category (conditioning 0.67,
+        ImageNet recall 0.000); no preset uses it.
       g_stride1_stages: how many of the first stride-2 stages are followed
         by a stride-1 transposed conv of the same width (the release: 2).
       d_widths: channels of D's 5x5 stride-2 convs (the release:
