@@ -34,6 +34,8 @@ from gan_tf.config import GANConfig
 
 # DCGAN's initialisation (Radford et al., followed by the release).
 _INIT_STDDEV = 0.02
+# G's resize doublings (GANConfig.g_upsample) and their interpolation.
+_RESIZE_INTERPOLATION = {"resize": "nearest", "bilinear": "bilinear"}
 
 
 def _init(seed):
@@ -79,8 +81,8 @@ def build_generator(config: GANConfig, seed: int | None = None) -> keras.Model:
         strides = (2,) + ((1,) if i < config.g_stride1_stages else ())
         for j, stride in enumerate(strides):
             name = f"up{i}" + ("" if j == 0 else "_s1")
-            if stride == 2 and config.g_upsample in ("resize", "bilinear"):
-                interpolation = "nearest" if config.g_upsample == "resize" else "bilinear"
+            if stride == 2 and config.g_upsample in _RESIZE_INTERPOLATION:
+                interpolation = _RESIZE_INTERPOLATION[config.g_upsample]
                 h = layers.UpSampling2D(2, interpolation=interpolation, name=name + "_resize")(h)
                 conv, stride = layers.Conv2D, 1
             else:

@@ -151,7 +151,7 @@ class LinearDecayTail(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def learning_rate(config: GANConfig, rate: float, total_steps: int | None):
+def _learning_rate_schedule(config: GANConfig, rate: float, total_steps: int | None):
     """`rate`, or its `LinearDecayTail` when config.lr_decay_fraction > 0 and the length is known."""
     if not config.lr_decay_fraction or total_steps is None:
         return rate
@@ -220,13 +220,13 @@ class Trainer:
         self.g_optimizer = _optimizer(
             config,
             self.generator.trainable_variables,
-            learning_rate(config, config.learning_rate, total_steps),
+            _learning_rate_schedule(config, config.learning_rate, total_steps),
         )
         d_learning_rate = config.d_learning_rate or config.learning_rate
         self.d_optimizer = _optimizer(
             config,
             self.discriminator.trainable_variables,
-            learning_rate(config, d_learning_rate, total_steps),
+            _learning_rate_schedule(config, d_learning_rate, total_steps),
         )
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         parts = dict(
