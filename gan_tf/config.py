@@ -75,6 +75,8 @@ UPDATE_MODES = ("alternating", "simultaneous")
 # convs), "resize" nearest-neighbour doubling then a 3x3 conv, "bilinear"
 # bilinear doubling then a 3x3 conv.
 G_UPSAMPLE_MODES = ("transpose", "resize", "bilinear")
+# The transformations of `d_augment`, in the order they are applied (gan_tf.augment).
+D_AUGMENT_POLICIES = ("color", "translation", "cutout")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +145,14 @@ class GANConfig:
         that point at them rather than at whatever D last separated. One
         extra backward pass through D per step (its gradient with respect
         to the real images, differentiated again).
+      d_augment: "" (the paper's D), or a comma-separated subset of
+        "color", "translation", "cutout": D sees every image, real and fake,
+        through these random differentiable transformations (DiffAugment,
+        Zhao et al. 2020; `gan_tf.augment`), so that on a catalogue of a few
+        thousand images it cannot memorise the training images' exact
+        pixels, and G, scored through the same transformations, is not
+        taught to draw them. Training only: the export's D scores images
+        as they are.
       g_mode_seeking_weight: 0 (the paper's G loss), or the weight of the
         mode-seeking term of MSGAN (Mao et al. 2019) added to G's loss
         (`losses.mode_seeking_loss`): the fake batch's second half is drawn
@@ -208,6 +218,7 @@ class GANConfig:
     d_batch_norm: str = "joint"
     d_stddev_group: int = 0
     d_r1_gamma: float = 0.0
+    d_augment: str = ""
     g_mode_seeking_weight: float = 0.0
     g_mode_seeking_pool: int = 0
     leak: float = 0.2
@@ -254,6 +265,7 @@ class GANConfig:
             )
         if not (self.d_r1_gamma >= 0.0 and math.isfinite(self.d_r1_gamma)):
             raise ValueError(f"d_r1_gamma must be a finite number >= 0, got {self.d_r1_gamma}.")
+        _ = self.d_augment_policies  # raises on an unknown or repeated name
         if not (self.g_mode_seeking_weight >= 0.0 and math.isfinite(self.g_mode_seeking_weight)):
             raise ValueError(
                 "g_mode_seeking_weight must be a finite number >= 0, got "
@@ -298,6 +310,24 @@ class GANConfig:
             )
         if self.z_dim < 1 or self.batch_size < 1 or self.epochs < 0:
             raise ValueError("z_dim and batch_size must be >= 1 and epochs >= 0.")
+
+    @property
+    def d_augment_policies(self) -> tuple[str, ...]:
+        """`d_augment`'s policy names in the order they are applied; () for none.
+
+        Raises:
+          ValueError: an unknown or repeated name.
+        """
+        names = [name.strip() for name in self.d_augment.split(",") if name.strip()]
+        unknown = sorted(set(names) - set(D_AUGMENT_POLICIES))
+        if unknown:
+            raise ValueError(
+                f"d_augment: unknown policy {', '.join(unknown)}; use a comma-separated subset "
+                f"of {', '.join(D_AUGMENT_POLICIES)} (empty: none)."
+            )
+        if len(set(names)) != len(names):
+            raise ValueError(f"d_augment: a policy is repeated in {self.d_augment!r}.")
+        return tuple(name for name in D_AUGMENT_POLICIES if name in names)
 
 
 def num_upsamplings(resolution: int) -> int:

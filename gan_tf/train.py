@@ -45,6 +45,7 @@ GAN_FLAGS = config_flags.define_flags(
         "d_batch_norm",
         "d_stddev_group",
         "d_r1_gamma",
+        "d_augment",
         "d_learning_rate",
         "lr_decay_fraction",
         "g_mode_seeking_weight",

@@ -43,7 +43,7 @@ from data import image_store, pipeline
 from data.core import DataError, RecDataset
 from exports import common as export_paths
 from exports import gan as gan_contract
-from gan_tf import export_lib, losses, networks
+from gan_tf import augment, export_lib, losses, networks
 from gan_tf.config import GANConfig
 
 # Fields that may change between a run and its resumption; every other field
@@ -69,6 +69,10 @@ _FIELDS_BEFORE_THEY_EXISTED = {
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919
 _FIXED_Z_STREAM = 104729
+# D's input augmentations (d_augment): one stream per D pass of a step, so that the
+# alternating update's G pass draws afresh, as DiffAugment does on every call.
+_AUGMENT_STREAM = 15485863
+_AUGMENT_PASS_STRIDE = 1000
 
 
 def config_for_dataset(config: GANConfig, ds: RecDataset) -> GANConfig:
@@ -292,7 +296,7 @@ class Trainer:
             with tf.GradientTape() as g_tape:
                 fakes = self.generator([z, fake_category], training=True)
                 g_loss = losses.generator_loss(
-                    self._discriminate(images, category, fakes, fake_category)[1]
+                    self._discriminate(images, category, fakes, fake_category, augment_pass=1)[1]
                 )
                 g_objective, mode_seeking = self._with_mode_seeking(g_loss, fakes, z)
         else:
@@ -378,8 +382,13 @@ class Trainer:
             average.assign(decay * average + (1.0 - decay) * weight)
         self.sampling_generator([z, category], training=True)
 
-    def _discriminate(self, real, category, fakes, fake_category) -> tuple[tf.Tensor, tf.Tensor]:
+    def _discriminate(
+        self, real, category, fakes, fake_category, augment_pass: int = 0
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         """D's training-mode scores of the real and the fake halves, as `config.d_batch_norm` says.
+
+        With `config.d_augment`, D scores both halves through the augmentations
+        (`gan_tf.augment`), each image with its own draw.
 
         Args:
           real: float32 [B, R, R, C], the real batch.
@@ -387,10 +396,26 @@ class Trainer:
           fakes: float32 [B, R, R, C], G's images.
           fake_category: int32 [B], the categories G drew them for (the real
             batch's, or with mode seeking its first half's twice).
+          augment_pass: which D pass of the step this is (0, or 1 for the
+            alternating update's G pass): its augmentations' random stream.
 
         Returns:
           float32 [B] scores of `real` and float32 [B] scores of `fakes`.
         """
+        policies = self.config.d_augment_policies
+        if policies:
+            seed = tf.stack(
+                [
+                    tf.constant(
+                        self.config.seed + _AUGMENT_STREAM + _AUGMENT_PASS_STRIDE * augment_pass,
+                        tf.int64,
+                    ),
+                    tf.cast(self.step, tf.int64),
+                ]
+            )
+            batch = tf.shape(real)[0]
+            both = augment.diff_augment(tf.concat([real, fakes], 0), policies, seed)
+            real, fakes = both[:batch], both[batch:]
         if self.config.d_batch_norm == "separate":
             # Two calls, as the release's D(inputs) and D(G, reuse=True): each
             # batch-norm layer normalises each half by that half's statistics

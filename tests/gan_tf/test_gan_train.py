@@ -455,6 +455,7 @@ def test_binary_overrides_reach_the_config(tmp_path):
         "--g_mode_seeking_weight=0.5",
         "--g_mode_seeking_pool=4",
         "--lr_decay_fraction=0.25",
+        "--d_augment=translation,cutout",
         f"--workdir={workdir}",
     ]
     proc = subprocess.run(
@@ -477,6 +478,7 @@ def test_binary_overrides_reach_the_config(tmp_path):
     assert config["g_mode_seeking_weight"] == 0.5
     assert config["g_mode_seeking_pool"] == 4
     assert config["lr_decay_fraction"] == 0.25
+    assert config["d_augment"] == "translation,cutout"
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["steps"] == 1
     # --resolution=32 chose the 32 px default; the dataset's own (64 px) default is named too.
