@@ -17,8 +17,10 @@ r"""Quality figures of a GAN export (issue 5's "Done when") and the paper's Fig.
    l1-nearest training images;
 7. the field's metrics (`metrics/gan_metrics.py`): FID and improved
    precision/recall (k = 3) of the generated images against the held-out
-   real ones, on ImageNet EfficientNet-Lite0 features (--imagenet) and on
-   the category classifier's penultimate features, each beside the same
+   real ones (held out from the classifier, not from the GAN, which
+   trains on every labelled item), on ImageNet EfficientNet-Lite0
+   features (--imagenet) and on the category classifier's penultimate
+   features, each beside the same
    figures for the classifier's training images against the held-out ones
    (real-vs-real: FID's floor, precision's and recall's ceiling); all three
    sets of one size and category composition; precision and recall also by
