@@ -538,8 +538,10 @@ def tuned32_stddev_preset() -> GANConfig:
     gave 0.813 / 0.460, FID 50.6, and 90 the figures above: a better FID
     and precision, recall the same within the spread of 300 images. G
     twice as wide (g_widths 128,64,32) was worse (recall 0.190, FID 70.0);
-    at 60 epochs D twice as wide (recall 0.427), the R1 penalty (0.323)
-    and `lr_decay_fraction=0.5` (0.360) did not help either. One report's
+    at 60 epochs D twice as wide (recall 0.427; at 90, 0.387, FID 63.8, D
+    ahead late and the tops speckled), the R1 penalty (0.323),
+    `lr_decay_fraction=0.5` (0.360) and DiffAugment (`d_augment`, 90
+    epochs: 0.007) did not help either. One report's
     recall varies by about +-0.05 with the report's own seed.
     The samples: T-shirts, printed and plain long-sleeved tops, jeans and
     shorts, ankle boots, sneakers and a sandal, as crisp as the
