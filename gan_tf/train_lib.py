@@ -65,6 +65,7 @@ _FIELDS_BEFORE_THEY_EXISTED = {
     "g_mode_seeking_weight": 0.0,
     "g_mode_seeking_pool": 0,
     "lr_decay_fraction": 0.0,
+    "d_augment": "",
 }
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919

@@ -399,6 +399,13 @@ def test_train_export_resume_and_summaries(tmp_path):
     ):
         train_lib.check_resumable(workdir, release_form)
 
+    # The newest field too: a run from before d_augment existed trained without it.
+    del fields["d_augment"]
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+        json.dump(fields, f)
+    assert train_lib.load_config(workdir) == config
+    train_lib.check_resumable(workdir, config)
+
 
 def test_bad_datasets_are_refused():
     ds = two_category_dataset()
