@@ -174,11 +174,19 @@ def _optimizer(config: GANConfig, variables, learning_rate) -> keras.optimizers.
     return opt
 
 
+def _step_seed(config: GANConfig, step, stream: int) -> tf.Tensor:
+    """The stateless seed of one random stream at one step: int64 [2]."""
+    return tf.stack([tf.constant(config.seed + stream, tf.int64), tf.cast(step, tf.int64)])
+
+
 def sample_z(config: GANConfig, step, batch_size: int, stream: int = _Z_STREAM) -> tf.Tensor:
     """z ~ U(-1, 1)^z_dim for one step: float32 [batch_size, z_dim], a pure function of step."""
-    seed = tf.stack([tf.constant(config.seed + stream, tf.int64), tf.cast(step, tf.int64)])
     return tf.random.stateless_uniform(
-        [batch_size, config.z_dim], seed=seed, minval=-1.0, maxval=1.0, alg="philox"
+        [batch_size, config.z_dim],
+        seed=_step_seed(config, step, stream),
+        minval=-1.0,
+        maxval=1.0,
+        alg="philox",
     )
 
 
@@ -405,15 +413,8 @@ class Trainer:
         """
         policies = self.config.d_augment_policies
         if policies:
-            seed = tf.stack(
-                [
-                    tf.constant(
-                        self.config.seed + _AUGMENT_STREAM + _AUGMENT_PASS_STRIDE * augment_pass,
-                        tf.int64,
-                    ),
-                    tf.cast(self.step, tf.int64),
-                ]
-            )
+            stream = _AUGMENT_STREAM + _AUGMENT_PASS_STRIDE * augment_pass
+            seed = _step_seed(self.config, self.step, stream)
             batch = tf.shape(real)[0]
             both = augment.diff_augment(tf.concat([real, fakes], 0), policies, seed)
             real, fakes = both[:batch], both[batch:]
