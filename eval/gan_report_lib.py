@@ -42,6 +42,7 @@ def gan_report(
     classifier: quality.CategoryClassifier | None = None,
     imagenet: bool = True,
     precision_recall_k: int = gan_metrics.PRECISION_RECALL_K,
+    draws: int = 1,
 ) -> dict:
     """Computes the report (see `eval/gan_report.py`) and writes fig4.png.
 
@@ -72,6 +73,11 @@ def gan_report(
         EfficientNet-Lite0 features; without its weights the figures are
         None and `imagenet_note` says why.
       precision_recall_k: the k-NN radius of precision and recall.
+      draws: how many independent draws of the three sets the field
+        metrics are computed on. The first is the headline figure (the
+        sets the rest of the report uses); with more, each figure's mean
+        and standard deviation over the draws are added (`_over_draws`): a
+        300-image recall varies by about +-0.05 from draw to draw.
 
     Returns:
       The report as a dict (also written to WORKDIR/report.json).
@@ -99,26 +105,16 @@ def gan_report(
             f"{classifier.channels} images, the GAN makes {size}x{size}x{channels}."
         )
 
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws}.")
     samples = gan.sample(samples_per_category, seed)
     generated, requested = samples["images"], samples["category"]
     probs_generated = quality.predict_probs(classifier.model, generated)
     hit = probs_generated.argmax(1) == requested
     per_category = {names[c]: float(hit[requested == c].mean()) for c in range(k)}
 
-    # The real reference: held-out images (the classifier did not fit them),
-    # up to samples_per_category per category.
     rng = np.random.default_rng(seed)
-    held = classifier.heldout_items
-    held_cats = np.asarray(ds.categories)[held]
-    real_items = np.concatenate(
-        [
-            rng.permutation(held[held_cats == c])[:samples_per_category]
-            for c in range(k)
-            if np.any(held_cats == c)
-        ]
-    )
-    real_cats = np.asarray(ds.categories)[real_items]
-    real = to_unit_range(classifier_lib.real_images(ds, real_items, size, channels))
+    real, real_cats = _heldout_sample(ds, classifier, samples_per_category, rng)
     probs_real = quality.predict_probs(classifier.model, real)
 
     max_pairs = max_pairs_per_category or None
@@ -144,6 +140,27 @@ def gan_report(
     field = _field_metrics(
         ds, classifier, generated, requested, real, real_cats, imagenet, precision_recall_k, rng
     )
+    field_draws = [field]
+    for draw in range(1, draws):
+        # A fresh draw of all three sets (generated, held-out real, training
+        # real), seeded apart from the first: the spread of the field
+        # metrics over draws is the uncertainty of one report's figure.
+        draw_rng = np.random.default_rng([seed, draw])
+        draw_samples = gan.sample(samples_per_category, _draw_seed(seed, draw))
+        draw_real, draw_real_cats = _heldout_sample(ds, classifier, samples_per_category, draw_rng)
+        field_draws.append(
+            _field_metrics(
+                ds,
+                classifier,
+                draw_samples["images"],
+                draw_samples["category"],
+                draw_real,
+                draw_real_cats,
+                imagenet,
+                precision_recall_k,
+                draw_rng,
+            )
+        )
     checkerboard = _checkerboard(generated, real)
 
     # Fig. 4: the first figure_samples of each category against every
@@ -183,6 +200,7 @@ def gan_report(
         "colour_spread_per_category_generated": colour_per_category["generated"],
         "colour_spread_per_category_real": colour_per_category["real"],
         **field,
+        **_over_draws(field_draws),
         **checkerboard,
         "classifier_score_generated": quality.classifier_score(probs_generated),
         "classifier_score_real": quality.classifier_score(probs_real),
@@ -192,6 +210,60 @@ def gan_report(
     }
     runtime.atomic_write_text(os.path.join(workdir, "report.json"), runtime.to_json(report, 2))
     return report
+
+
+def _draw_seed(seed: int, draw: int) -> int:
+    """The z seed of the field metrics' draw `draw` (> 0): far from `seed`'s
+    neighbours, so that draws of reports run with --seed=0, 1, 2 do not
+    share generated samples."""
+    return int(np.random.default_rng([seed, draw]).integers(2**31 - 1))
+
+
+def _heldout_sample(
+    ds, classifier, samples_per_category: int, rng
+) -> tuple[np.ndarray, np.ndarray]:
+    """The real reference: held-out images (the classifier did not fit them).
+
+    Returns:
+      (images, categories): up to samples_per_category random held-out
+      images of each category that has any, float32 in [-1, 1] at the
+      classifier's size and channels, and their int category ids.
+    """
+    held = classifier.heldout_items
+    held_cats = np.asarray(ds.categories)[held]
+    items = np.concatenate(
+        [
+            rng.permutation(held[held_cats == c])[:samples_per_category]
+            for c in range(ds.num_categories)
+            if np.any(held_cats == c)
+        ]
+    )
+    images = classifier_lib.real_images(ds, items, classifier.image_size, classifier.channels)
+    return to_unit_range(images), np.asarray(ds.categories)[items]
+
+
+def _over_draws(draws: list[dict]) -> dict:
+    """Each field metric's values over the report's draws, their mean and standard deviation.
+
+    Returns:
+      {"field_metrics_draws": len(draws)} and, for every "<metric>_<space>"
+      and "<metric>_<space>_real" figure the draws computed (metric in fid,
+      precision, recall): "..._draws" (the list, the first draw's being the
+      headline figure), "..._mean" and "..._sd" (the sample standard
+      deviation, ddof 1; None for one draw).
+    """
+    out = {"field_metrics_draws": len(draws)}
+    for space in ("imagenet", "classifier"):
+        for metric in ("fid", "precision", "recall"):
+            for suffix in ("", "_real"):
+                name = f"{metric}_{space}{suffix}"
+                values = [draw[name] for draw in draws]
+                if any(value is None for value in values):
+                    continue
+                out[f"{name}_draws"] = values
+                out[f"{name}_mean"] = float(np.mean(values))
+                out[f"{name}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return out
 
 
 def _field_metrics(

@@ -202,3 +202,29 @@ def test_a_faint_period_2_pattern_fails_though_the_all_stages_ratio_passes():
     assert not out["checkerboard_ok"]
     clean_out = gan_report._checkerboard(clean, real)
     assert clean_out["checkerboard_ok"] and clean_out["checkerboard_period2_ratio"] < 1.2
+
+
+def test_draws_repeat_the_field_metrics_on_fresh_samples(setup, tmp_path):
+    one = _report(setup, "perfect", tmp_path)
+    three = _report(setup, "perfect", tmp_path, draws=3)
+    assert one["field_metrics_draws"] == 1 and three["field_metrics_draws"] == 3
+    for space in ("imagenet", "classifier"):
+        for metric in ("fid", "precision", "recall"):
+            for suffix in ("", "_real"):
+                name = f"{metric}_{space}{suffix}"
+                values = three[f"{name}_draws"]
+                # The first draw is the headline figure, the same with or without more draws.
+                assert values[0] == three[name] == one[name] == one[f"{name}_draws"][0]
+                assert one[f"{name}_sd"] is None
+                assert three[f"{name}_mean"] == pytest.approx(np.mean(values))
+                assert three[f"{name}_sd"] == pytest.approx(np.std(values, ddof=1))
+        # Fresh samples each draw: 24 images' FID is not the same twice.
+        assert len(set(three[f"fid_{space}_draws"])) == 3
+        assert len(set(three[f"fid_{space}_real_draws"])) == 3
+    saved = json.load(open(os.path.join(tmp_path, "report.json")))
+    assert saved["recall_classifier_draws"] == three["recall_classifier_draws"]
+    # The rest of the report comes from the first draw's sets, whatever the number of draws.
+    assert three["ssim_ratio"] == one["ssim_ratio"]
+    assert three["colour_spread_ratio"] == one["colour_spread_ratio"]
+    with pytest.raises(ValueError, match="draws must be >= 1"):
+        _report(setup, "perfect", tmp_path, draws=0)
