@@ -64,10 +64,23 @@ def _field_metrics(result: dict, features: str, label: str, fid_digits: int) -> 
     fid, fid_real = pair("fid", fid_digits)
     precision, precision_real = pair("precision", 3)
     recall, recall_real = pair("recall", 3)
-    return (
+    line = (
         f"{label} features: FID {fid} (real vs real {fid_real}), precision / recall "
         f"{precision} / {recall} (real {precision_real} / {recall_real})."
     )
+    draws = result.get("field_metrics_draws") or 1
+    if draws > 1 and result.get(f"recall_{features}_sd") is not None:
+        # One draw's recall moves by ~0.05; the spread says how far to trust it.
+        line += (
+            f" Over {draws} draws of the images, mean +- sd: FID "
+            f"{_fmt(result[f'fid_{features}_mean'], fid_digits)} +- "
+            f"{_fmt(result[f'fid_{features}_sd'], fid_digits)}, precision "
+            f"{_fmt(result[f'precision_{features}_mean'], 3)} +- "
+            f"{_fmt(result[f'precision_{features}_sd'], 3)}, recall "
+            f"{_fmt(result[f'recall_{features}_mean'], 3)} +- "
+            f"{_fmt(result[f'recall_{features}_sd'], 3)}."
+        )
+    return line
 
 
 def _headline(step: str, result: dict) -> list[str]:

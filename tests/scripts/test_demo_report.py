@@ -92,3 +92,21 @@ def test_gan_headlines_name_the_preset_the_departure_and_the_field_metrics():
     assert "colour-spread ratio 0.88; checkerboard energy 1.03 of real" in text
     assert "FID 164.2 (real vs real 19.0), precision / recall 0.000 / 0.002" in text
     assert "Dataset classifier" not in text  # not in this report: not invented
+    assert "draws" not in text  # one draw: no spread to report
+
+    spread = {
+        f"{metric}_imagenet_{stat}": value
+        for metric, mean, sd in (
+            ("fid", 160.04, 3.26),
+            ("precision", 0.01, 0.004),
+            ("recall", 0.0031, 0.0012),
+        )
+        for stat, value in (("mean", mean), ("sd", sd))
+    }
+    text = " ".join(
+        make_report._headline("gan_report", {**report, **spread, "field_metrics_draws": 3})
+    )
+    assert (
+        "Over 3 draws of the images, mean +- sd: FID 160.0 +- 3.3, precision 0.010 +- 0.004, "
+        "recall 0.003 +- 0.001." in text
+    )
