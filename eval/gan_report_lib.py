@@ -86,6 +86,8 @@ def gan_report(
       DataError: the export's categories do not match the dataset's.
     """
     start = time.perf_counter()
+    if draws < 1:  # before the classifier's training, not after it
+        raise ValueError(f"draws must be >= 1, got {draws}.")
     if gan.num_categories != ds.num_categories or (tuple(ds.category_names) != gan.category_names):
         raise DataError(
             f"The GAN at {gan.path} was trained on categories {list(gan.category_names)}, "
@@ -105,8 +107,6 @@ def gan_report(
             f"{classifier.channels} images, the GAN makes {size}x{size}x{channels}."
         )
 
-    if draws < 1:
-        raise ValueError(f"draws must be >= 1, got {draws}.")
     samples = gan.sample(samples_per_category, seed)
     generated, requested = samples["images"], samples["category"]
     probs_generated = quality.predict_probs(classifier.model, generated)
@@ -213,9 +213,11 @@ def gan_report(
 
 
 def _draw_seed(seed: int, draw: int) -> int:
-    """The z seed of the field metrics' draw `draw` (> 0): far from `seed`'s
-    neighbours, so that draws of reports run with --seed=0, 1, 2 do not
-    share generated samples."""
+    """The z seed of the field metrics' draw `draw` (> 0).
+
+    Hashed from (seed, draw) rather than seed + draw, so that the draws of
+    reports run with --seed=0, 1, 2 do not share generated samples.
+    """
     return int(np.random.default_rng([seed, draw]).integers(2**31 - 1))
 
 

@@ -204,7 +204,7 @@ def test_a_faint_period_2_pattern_fails_though_the_all_stages_ratio_passes():
     assert clean_out["checkerboard_ok"] and clean_out["checkerboard_period2_ratio"] < 1.2
 
 
-def test_draws_repeat_the_field_metrics_on_fresh_samples(setup, tmp_path):
+def test_draws_repeat_the_field_metrics_on_fresh_samples(setup, tmp_path, monkeypatch):
     one = _report(setup, "perfect", tmp_path)
     three = _report(setup, "perfect", tmp_path, draws=3)
     assert one["field_metrics_draws"] == 1 and three["field_metrics_draws"] == 3
@@ -226,5 +226,12 @@ def test_draws_repeat_the_field_metrics_on_fresh_samples(setup, tmp_path):
     # The rest of the report comes from the first draw's sets, whatever the number of draws.
     assert three["ssim_ratio"] == one["ssim_ratio"]
     assert three["colour_spread_ratio"] == one["colour_spread_ratio"]
+
+    # A bad --draws fails before the classifier's training, not after it.
+    def no_training(*args, **kwargs):
+        raise AssertionError("the classifier was trained before draws was checked")
+
+    monkeypatch.setattr(classifier_lib, "train_category_classifier", no_training)
+    ds, _ = setup
     with pytest.raises(ValueError, match="draws must be >= 1"):
-        _report(setup, "perfect", tmp_path, draws=0)
+        gan_report.gan_report(StandInGAN(ds, "perfect"), ds, str(tmp_path), draws=0)
