@@ -546,9 +546,10 @@ def tuned32_stddev_preset() -> GANConfig:
     `lr_decay_fraction=0.5` (0.360) and DiffAugment (`d_augment`, 90
     epochs: 0.007) did not help either. One report's
     recall varies by about +-0.05 with the report's own seed; over three
-    draws (`eval.gan_report --draws=3`) this preset's reads 0.389 +- 0.050,
-    D twice as wide at 60 epochs 0.449 (two seeds), G and D both twice as
-    wide 0.451 (two seeds, FID 44.9 against 44.6): closer, not at 0.5.
+    draws (`eval.gan_report --draws=3`) this preset's reads 0.389 +- 0.050
+    (training seed 1: 0.436 +- 0.027), D twice as wide at 60 epochs 0.449
+    (two seeds), G and D both twice as wide 0.451 (two seeds, FID 44.9
+    against 44.6): within the seed-to-seed spread, and none at 0.5.
     The samples: T-shirts, printed and plain long-sleeved tops, jeans and
     shorts, ankle boots, sneakers and a sandal, as crisp as the
     photographs; some tops' prints are blotchy.
