@@ -137,30 +137,30 @@ def gan_report(
         },
     }
 
-    field = _field_metrics(
-        ds, classifier, generated, requested, real, real_cats, imagenet, precision_recall_k, rng
-    )
-    field_draws = [field]
+    # Draw 0 is the report's own sets; each further draw is a fresh draw of
+    # all three (generated, held-out real, training real), seeded apart from
+    # the first: the spread over draws is the uncertainty of one figure.
+    draw_sets = [(generated, requested, real, real_cats, rng)]
     for draw in range(1, draws):
-        # A fresh draw of all three sets (generated, held-out real, training
-        # real), seeded apart from the first: the spread of the field
-        # metrics over draws is the uncertainty of one report's figure.
         draw_rng = np.random.default_rng([seed, draw])
         draw_samples = gan.sample(samples_per_category, _draw_seed(seed, draw))
-        draw_real, draw_real_cats = _heldout_sample(ds, classifier, samples_per_category, draw_rng)
-        field_draws.append(
-            _field_metrics(
-                ds,
-                classifier,
-                draw_samples["images"],
-                draw_samples["category"],
-                draw_real,
-                draw_real_cats,
-                imagenet,
-                precision_recall_k,
-                draw_rng,
-            )
+        draw_real = _heldout_sample(ds, classifier, samples_per_category, draw_rng)
+        draw_sets.append((draw_samples["images"], draw_samples["category"], *draw_real, draw_rng))
+    field_draws = [
+        _field_metrics(
+            ds,
+            classifier,
+            images,
+            cats,
+            real_images,
+            real_image_cats,
+            imagenet,
+            precision_recall_k,
+            draw_rng,
         )
+        for images, cats, real_images, real_image_cats, draw_rng in draw_sets
+    ]
+    field = field_draws[0]
     checkerboard = _checkerboard(generated, real)
 
     # Fig. 4: the first figure_samples of each category against every

@@ -71,15 +71,16 @@ def _field_metrics(result: dict, features: str, label: str, fid_digits: int) -> 
     draws = result.get("field_metrics_draws") or 1
     if draws > 1 and result.get(f"recall_{features}_sd") is not None:
         # One draw's recall moves by ~0.05; the spread says how far to trust it.
-        line += (
-            f" Over {draws} draws of the images, mean +- sd: FID "
-            f"{_fmt(result[f'fid_{features}_mean'], fid_digits)} +- "
-            f"{_fmt(result[f'fid_{features}_sd'], fid_digits)}, precision "
-            f"{_fmt(result[f'precision_{features}_mean'], 3)} +- "
-            f"{_fmt(result[f'precision_{features}_sd'], 3)}, recall "
-            f"{_fmt(result[f'recall_{features}_mean'], 3)} +- "
-            f"{_fmt(result[f'recall_{features}_sd'], 3)}."
+        spread = ", ".join(
+            f"{name} {_fmt(result[f'{metric}_{features}_mean'], digits)} +- "
+            f"{_fmt(result[f'{metric}_{features}_sd'], digits)}"
+            for metric, name, digits in (
+                ("fid", "FID", fid_digits),
+                ("precision", "precision", 3),
+                ("recall", "recall", 3),
+            )
         )
+        line += f" Over {draws} draws of the images, mean +- sd: {spread}."
     return line
 
 
