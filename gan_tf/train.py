@@ -48,6 +48,8 @@ GAN_FLAGS = config_flags.define_flags(
         "d_augment",
         "d_learning_rate",
         "lr_decay_fraction",
+        "beta1",
+        "beta2",
         "g_mode_seeking_weight",
         "g_mode_seeking_pool",
         "update",

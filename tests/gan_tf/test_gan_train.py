@@ -463,6 +463,8 @@ def test_binary_overrides_reach_the_config(tmp_path):
         "--g_mode_seeking_pool=4",
         "--lr_decay_fraction=0.25",
         "--d_augment=translation,cutout",
+        "--beta1=0",
+        "--beta2=0.9",
         f"--workdir={workdir}",
     ]
     proc = subprocess.run(
@@ -486,8 +488,15 @@ def test_binary_overrides_reach_the_config(tmp_path):
     assert config["g_mode_seeking_pool"] == 4
     assert config["lr_decay_fraction"] == 0.25
     assert config["d_augment"] == "translation,cutout"
+    assert (config["beta1"], config["beta2"]) == (0.0, 0.9)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["steps"] == 1
     # --resolution=32 chose the 32 px default; the dataset's own (64 px) default is named too.
     assert result["preset"] == "tuned32_stddev"
     assert result["dataset_default_preset"] == "regularised64_b16_slowd_ema99"
+
+
+def test_adam_betas_reach_both_optimizers():
+    trainer = train_lib.Trainer(tiny_config(beta1=0.0, beta2=0.9))
+    for optimizer in (trainer.g_optimizer, trainer.d_optimizer):
+        assert (optimizer.beta_1, optimizer.beta_2) == (0.0, 0.9)
