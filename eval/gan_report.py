@@ -32,6 +32,10 @@ r"""Quality figures of a GAN export (issue 5's "Done when") and the paper's Fig.
    G's stride-2 transposed convs leave artefacts at (periods 2 .. 2^s),
    and on period 2 alone, generated / real (goal: both <= 1.5; the first
    alone is diluted by the real content those frequency rows cross).
+10. spectral power per radial frequency band (quarters of the Nyquist
+   frequency), generated / held-out real and training / held-out real:
+   below 1 in the top band, the samples are softer than the photographs;
+   above, grainier.
 
 Writes WORKDIR/config.json, report.json and fig4.png; ends with one JSON line.
 """
@@ -168,6 +172,18 @@ def main(argv) -> None:
             report["checkerboard_period2_ratio"] or float("nan"),
             CHECKERBOARD_RATIO_GOAL,
         )
+    logging.info(
+        "spectral power by radial band, generated / real (real-vs-real), low to high frequency: %s",
+        ", ".join(
+            f"{g:.2f} ({r:.2f})"
+            for g, r in zip(
+                report["spectrum_band_ratio"],
+                report["spectrum_band_ratio_real"]
+                or [float("nan")] * len(report["spectrum_band_ratio"]),
+                strict=True,
+            )
+        ),
+    )
     runtime.emit_result(report)
 
 

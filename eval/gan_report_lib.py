@@ -27,6 +27,9 @@ CONDITIONING_GOAL = 0.8
 DIVERSITY_RATIO_GOAL = 0.8
 # Issue 12: the generated images' checkerboard energy within 1.5x of the real images'.
 CHECKERBOARD_RATIO_GOAL = 1.5
+# The random stream of the spectrum's training-real sample (the field metrics'
+# draws use default_rng(seed) and default_rng([seed, draw]), draw >= 1).
+_SPECTRUM_STREAM = 1 << 20
 
 
 def gan_report(
@@ -162,6 +165,13 @@ def gan_report(
     ]
     field = field_draws[0]
     checkerboard = _checkerboard(generated, real)
+    # Its own stream, so the field metrics' draws stay as they were.
+    spectrum_rng = np.random.default_rng([seed, _SPECTRUM_STREAM])
+    spectrum = _spectrum(
+        generated,
+        real,
+        _real_unit_range(ds, classifier, _train_items(ds, classifier, real_cats, spectrum_rng)),
+    )
 
     # Fig. 4: the first figure_samples of each category against every
     # labelled training image.
@@ -202,6 +212,7 @@ def gan_report(
         **field,
         **_over_draws(field_draws),
         **checkerboard,
+        **spectrum,
         "classifier_score_generated": quality.classifier_score(probs_generated),
         "classifier_score_real": quality.classifier_score(probs_real),
         "nearest_l1_mean": float(distance.mean() / 255.0),
@@ -242,6 +253,41 @@ def _heldout_sample(
     )
     images = classifier_lib.real_images(ds, items, classifier.image_size, classifier.channels)
     return to_unit_range(images), np.asarray(ds.categories)[items]
+
+
+def _train_items(ds, classifier, real_cats: np.ndarray, rng) -> np.ndarray:
+    """The classifier's training items, as many per category as `real_cats` has (fewer if short)."""
+    train_items = gan_metrics.category_matched_sample(
+        classifier.train_items, np.asarray(ds.categories)[classifier.train_items], real_cats, rng
+    )
+    return train_items[train_items >= 0]
+
+
+def _real_unit_range(ds, classifier, items: np.ndarray) -> np.ndarray:
+    """Items' images at the classifier's size and channels, float32 in [-1, 1]."""
+    return to_unit_range(
+        classifier_lib.real_images(ds, items, classifier.image_size, classifier.channels)
+    )
+
+
+def _spectrum(generated: np.ndarray, real: np.ndarray, train: np.ndarray) -> dict:
+    """Spectral power per radial band, generated / held-out real and training / held-out real.
+
+    Where the generated images' power departs from the real images', band
+    by band (`gan_metrics.spectrum_bands`): below 1 in the top bands, they
+    are softer than the photographs; above, grainier. The real-vs-real row
+    is the noise of two real samples of one size and composition.
+    """
+    ref = gan_metrics.spectrum_bands(real)
+
+    def ratio(images):
+        return [float(r) for r in gan_metrics.spectrum_bands(images) / np.maximum(ref, 1e-300)]
+
+    return {
+        "spectrum_band_edges_nyquist": [float(e) for e in gan_metrics.SPECTRUM_BAND_EDGES],
+        "spectrum_band_ratio": ratio(generated),
+        "spectrum_band_ratio_real": ratio(train) if len(train) else None,
+    }
 
 
 def _over_draws(draws: list[dict]) -> dict:
@@ -294,10 +340,7 @@ def _field_metrics(
         [np.flatnonzero(requested == c)[: counts[c]] for c in range(len(counts))]
     )
     categories = np.asarray(ds.categories)
-    train_items = gan_metrics.category_matched_sample(
-        classifier.train_items, categories[classifier.train_items], real_cats, rng
-    )
-    train_items = train_items[train_items >= 0]
+    train_items = _train_items(ds, classifier, real_cats, rng)
     spaces = {"classifier": functools.partial(gan_metrics.classifier_features, classifier)}
     note = None
     if min(len(real), len(train_items), len(matched)) <= neighbours:
@@ -319,9 +362,7 @@ def _field_metrics(
     out.update(imagenet_metrics="imagenet" in spaces, imagenet_note=note)
     if not spaces:
         return out
-    train = to_unit_range(
-        classifier_lib.real_images(ds, train_items, classifier.image_size, classifier.channels)
-    )
+    train = _real_unit_range(ds, classifier, train_items)
     names = ds.category_names
     set_categories = (categories[train_items], real_cats, requested[matched])
     for space, features in spaces.items():

@@ -122,6 +122,11 @@ def test_perfect_generator_passes(setup, tmp_path):
     assert report["checkerboard_upsamplings"] == 2  # 16 = 4 x 2^2
     assert 0.8 < report["checkerboard_ratio"] < 1.25 and report["checkerboard_ok"]
     assert 0.8 < report["checkerboard_period2_ratio"] < 1.25
+    # Real images as "generated": real power in every radial band, as training real has.
+    assert report["spectrum_band_edges_nyquist"][:2] == [0.0, 0.25]
+    for name in ("spectrum_band_ratio", "spectrum_band_ratio_real"):
+        assert len(report[name]) == 4 and all(0.7 < r < 1.4 for r in report[name])
+    assert saved["spectrum_band_ratio"] == report["spectrum_band_ratio"]
 
 
 def test_swapped_and_collapsed_generators_fail(setup, tmp_path):
@@ -166,6 +171,10 @@ def test_checkerboard_artefacts_fail_the_checkerboard_goal(setup, tmp_path):
     assert report["checkerboard_ratio"] > gan_report.CHECKERBOARD_RATIO_GOAL
     assert not report["checkerboard_ok"]
     assert report["conditioning_ok"]  # the artefacts do not change the category
+    # The period-2 board sits at the corner frequency (the top band); the lowest band has
+    # no more power than real (a little less: the added board clips at 0 and 255).
+    low, *_, top = report["spectrum_band_ratio"]
+    assert top > 4 and low < 1.2
 
 
 def test_without_imagenet_the_report_says_why(setup, tmp_path, monkeypatch):

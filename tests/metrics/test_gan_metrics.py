@@ -237,6 +237,45 @@ def test_checkerboard_energy_equals_a_direct_computation():
         assert gan_metrics.checkerboard_energy(images, s, chunk=2) == pytest.approx(want, rel=1e-10)
 
 
+def test_spectrum_bands_equal_a_direct_computation():
+    rng = np.random.default_rng(5)
+    # 16 px, so that the first band holds more than the DC bin (8 px: |f| < 1/8).
+    images = rng.uniform(-1, 1, (3, 16, 16, 2))
+    n = 16
+    w = np.exp(-2j * np.pi * np.outer(np.arange(n), np.arange(n)) / n)
+    want = np.zeros(4)
+    edges = [0.0, 0.25, 0.5, 0.75]
+    for img in images:
+        for c in range(2):
+            x = img[:, :, c] - img[:, :, c].mean()
+            power = np.abs(w @ x @ w.T) ** 2 / 6
+            for u in range(n):
+                for v in range(n):
+                    # Signed frequencies in cycles per pixel, over Nyquist (0.5).
+                    fu, fv = (u if u < n / 2 else u - n) / n, (v if v < n / 2 else v - n) / n
+                    radius = np.hypot(fu, fv) / 0.5
+                    want[sum(radius >= e for e in edges) - 1] += power[u, v]
+    got = gan_metrics.spectrum_bands(images, chunk=2)
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+    assert got[0] > 0.01 * got.sum()
+    # Parseval: the bands hold all the power of the mean-removed images.
+    centred = images - images.mean(axis=(1, 2), keepdims=True)
+    assert got.sum() == pytest.approx(n * n * np.sum(centred**2) / 6, rel=1e-10)
+
+
+def test_spectrum_bands_see_blur_and_grain():
+    rng = np.random.default_rng(6)
+    images = rng.uniform(-1, 1, (16, 32, 32, 1))
+    # A 3-tap box blur along both axes removes high frequencies; noise adds them.
+    blurred = sum(np.roll(images, s, axis=1) for s in (-1, 0, 1)) / 3
+    blurred = sum(np.roll(blurred, s, axis=2) for s in (-1, 0, 1)) / 3
+    base = gan_metrics.spectrum_bands(blurred)
+    grainy = gan_metrics.spectrum_bands(blurred + rng.normal(0, 0.1, blurred.shape))
+    sharp = gan_metrics.spectrum_bands(images)
+    assert (sharp / base)[-1] > 10 * (sharp / base)[0]
+    assert grainy[-1] / base[-1] > 2 and grainy[0] / base[0] < 1.2
+
+
 # ---------------------------------------------------------------------------
 # Feature spaces.
 
