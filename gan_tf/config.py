@@ -159,7 +159,8 @@ class GANConfig:
         translation alone D went the same way. This D is too small to keep
         up through the augmentation. D twice as wide with translation (60
         epochs) kept the balance and drew the cleanest samples (classifier
-        FID 0.235, real-vs-real 0.153) but ImageNet recall 0.237 (README).
+        FID 0.235, real-vs-real 0.153) but ImageNet recall 0.237
+        (docs/gan_experiments.md).
         No preset uses it.
       g_mode_seeking_weight: 0 (the paper's G loss), or the weight of the
         mode-seeking term of MSGAN (Mao et al. 2019) added to G's loss
@@ -550,6 +551,8 @@ def tuned32_stddev_preset() -> GANConfig:
     (training seed 1: 0.436 +- 0.027), D twice as wide at 60 epochs 0.449
     (two seeds), G and D both twice as wide 0.451 (two seeds, FID 44.9
     against 44.6): within the seed-to-seed spread, and none at 0.5.
+    At 60 epochs, also over three draws: the standard deviation over
+    groups of 8 0.402, D without batch norm 0.211, Adam beta1 = 0 0.352.
     The samples: T-shirts, printed and plain long-sleeved tops, jeans and
     shorts, ankle boots, sneakers and a sandal, as crisp as the
     photographs; some tops' prints are blotchy.
