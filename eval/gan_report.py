@@ -175,11 +175,10 @@ def main(argv) -> None:
     logging.info(
         "spectral power by radial band, generated / real (real-vs-real), low to high frequency: %s",
         ", ".join(
-            f"{g:.2f} ({r:.2f})"
+            f"{_share(g)} ({_share(r)})"
             for g, r in zip(
                 report["spectrum_band_ratio"],
-                report["spectrum_band_ratio_real"]
-                or [float("nan")] * len(report["spectrum_band_ratio"]),
+                report["spectrum_band_ratio_real"] or [None] * len(report["spectrum_band_ratio"]),
                 strict=True,
             )
         ),

@@ -280,8 +280,9 @@ def _spectrum(generated: np.ndarray, real: np.ndarray, train: np.ndarray) -> dic
     """
     ref = gan_metrics.spectrum_bands(real)
 
-    def ratio(images):
-        return [float(r) for r in gan_metrics.spectrum_bands(images) / np.maximum(ref, 1e-300)]
+    def ratio(images):  # None in a band where the real images have no power (flat images)
+        bands = gan_metrics.spectrum_bands(images)
+        return [float(g / r) if r > 0 else None for g, r in zip(bands, ref, strict=True)]
 
     return {
         "spectrum_band_edges_nyquist": [float(e) for e in gan_metrics.SPECTRUM_BAND_EDGES],

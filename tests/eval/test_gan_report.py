@@ -244,3 +244,14 @@ def test_draws_repeat_the_field_metrics_on_fresh_samples(setup, tmp_path, monkey
     ds, _ = setup
     with pytest.raises(ValueError, match="draws must be >= 1"):
         gan_report.gan_report(StandInGAN(ds, "perfect"), ds, str(tmp_path), draws=0)
+
+
+def test_spectrum_ratio_is_none_where_real_images_have_no_power():
+    rng = np.random.default_rng(0)
+    generated = rng.uniform(-1, 1, (4, 16, 16, 1))
+    flat = np.full((4, 16, 16, 1), 0.5)
+    spectrum = gan_report._spectrum(generated, flat, flat)
+    assert spectrum["spectrum_band_ratio"] == [None] * 4
+    assert spectrum["spectrum_band_ratio_real"] == [None] * 4
+    same = gan_report._spectrum(generated, generated, generated[:0])
+    assert same["spectrum_band_ratio"] == [1.0] * 4 and same["spectrum_band_ratio_real"] is None
