@@ -549,7 +549,7 @@ def tuned32_stddev_preset() -> GANConfig:
     recall varies by about +-0.05 with the report's own seed; over three
     draws (`eval.gan_report --draws=3`) this preset's reads 0.389 +- 0.050
     (training seeds 1, 2: 0.436 +- 0.027, 0.382 +- 0.005; 0.40 over the
-    three), D twice as wide at 60 epochs 0.449 (two seeds), G and D both
+    three), D twice as wide at 60 epochs 0.437 (three seeds), G and D both
     twice as wide 0.451 (two seeds, FID 44.9 against 44.6): a gain under
     twice the seed-to-seed spread, and none at 0.5.
     At 60 epochs, also over three draws: the standard deviation over
