@@ -251,8 +251,7 @@ def _heldout_sample(
             if np.any(held_cats == c)
         ]
     )
-    images = classifier_lib.real_images(ds, items, classifier.image_size, classifier.channels)
-    return to_unit_range(images), np.asarray(ds.categories)[items]
+    return _real_unit_range(ds, classifier, items), np.asarray(ds.categories)[items]
 
 
 def _train_items(ds, classifier, real_cats: np.ndarray, rng) -> np.ndarray:
