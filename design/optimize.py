@@ -10,7 +10,9 @@ Paper Section III-D, on two exports (see `exports/`):
 
       x-hat(z') = theta_u . Phi(Delta G_c(tanh z')) - eta (D_c(G_c(tanh z')) - 1)^2
 
-  with Adam, all queries and restarts of a call in one batch, as ~20
+  with Adam (the realism term is the GAN's own per-image G loss,
+  `realism_penalty`: the paper's (D - 1)^2 for its LSGAN), all queries
+  and restarts of a call in one batch, as ~20
   calls of one `tf.function` that carry Adam's state (so that a long
   ascent reports progress with an ETA on stderr); returns the best
   image, the top-k by x-hat, and k images sampled without replacement
@@ -119,7 +121,7 @@ class Designer(Retrieval):
         images = self.gan.generate(tf.tanh(z_prime), categories)
         rgb = nearest_upscale(tf_grey_to_rgb(images), self.rec.image_size)
         preference = tf.reduce_sum(theta_rows * self.rec.embed(rgb), axis=-1)
-        realism = tf.square(self.gan.discriminate(images, categories) - 1.0)
+        realism = self.gan.realism_penalty(images, categories)
         return preference, realism, images
 
     def _adam_chunk(self, z_prime, m, v, t0, value_and_grad, lr, steps, keep):

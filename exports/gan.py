@@ -11,7 +11,10 @@ three functions, also its signatures:
     {'images': float32 [N, R, R, C] in [-1, 1], 'images_uint8': uint8
     [N, R, R, C]};
   discriminate(images float32 [N, R, R, C] in [-1, 1], category int32 [N])
-    -> {'score': float32 [N]} (LSGAN: 1 = real, 0 = fake);
+    -> {'score': float32 [N] (LSGAN: 1 = real, 0 = fake; the non-saturating
+    loss: a logit), 'realism_penalty': float32 [N] >= 0 (G's training loss
+    per image, which design's realism term uses; exports written before it
+    existed lack the key and were all LSGANs)};
   metadata() -> {'resolution', 'channels', 'z_dim', 'num_categories',
     'category_names'}.
 `gan_metadata.json` beside `saved_model.pb` repeats the metadata (and the
@@ -44,6 +47,7 @@ SIGNATURES = (GENERATE, DISCRIMINATE, METADATA)
 IMAGES = "images"
 IMAGES_UINT8 = "images_uint8"
 SCORE = "score"
+REALISM_PENALTY = "realism_penalty"
 # How far outside [-1, 1] discriminate's inputs may stray (float rounding).
 RANGE_SLACK = 1e-3
 # Rows per call when LoadedGAN splits a large request (bounds memory).
@@ -165,6 +169,18 @@ class LoadedGenerator(_GANExport):
     def discriminate(self, images: tf.Tensor, category: tf.Tensor) -> tf.Tensor:
         """D_c(x): images float32 [N, R, R, C] in [-1, 1], category int32 [N] -> float32 [N]."""
         return tf.reshape(self.module.discriminate(images, category)[SCORE], [-1])
+
+    def realism_penalty(self, images: tf.Tensor, category: tf.Tensor) -> tf.Tensor:
+        """G's training loss per image: images [N, R, R, C], category [N] -> float32 [N] >= 0.
+
+        0 where D is sure an image is real; under the paper's LSGAN
+        (D(x) - 1)^2, under the non-saturating loss -log sigmoid(D(x)).
+        """
+        out = self.module.discriminate(images, category)
+        if REALISM_PENALTY in out:
+            return tf.reshape(out[REALISM_PENALTY], [-1])
+        # Exports written before the key existed were all trained with the LSGAN loss.
+        return tf.square(tf.reshape(out[SCORE], [-1]) - 1.0)
 
 
 def _load(path: str | None, flag: str, view: type[_GANExport]) -> _GANExport:

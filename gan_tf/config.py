@@ -75,6 +75,9 @@ UPDATE_MODES = ("alternating", "simultaneous")
 # convs), "resize" nearest-neighbour doubling then a 3x3 conv, "bilinear"
 # bilinear doubling then a 3x3 conv.
 G_UPSAMPLE_MODES = ("transpose", "resize", "bilinear")
+# GANConfig.loss: "lsgan" is the paper's eq. 7, "nonsaturating" the logistic loss
+# (gan_tf.losses).
+LOSSES = ("lsgan", "nonsaturating")
 # The transformations of `d_augment`, in the order they are applied (gan_tf.augment).
 D_AUGMENT_POLICIES = ("color", "translation", "cutout")
 
@@ -179,6 +182,11 @@ class GANConfig:
         "simultaneous" (both updates from the gradients of one forward pass:
         one G and one D pass less per step, and what the small presets
         trained with before this field existed).
+      loss: "lsgan" (the paper's eq. 7, every preset's) or "nonsaturating"
+        (D's score a logit, D minimising the cross entropy of sigmoid(D)
+        and G minimising -log sigmoid(D(G(z))); `gan_tf.losses`). The
+        export says which, and design's realism penalty is G's per-image
+        loss under it.
       g_ema_decay: 0 (the paper's G), or the decay of an exponential moving
         average of G's weights that samples and the export use instead of
         the last step's weights (Yazici et al. 2019; Karras et al. 2018):
@@ -232,6 +240,7 @@ class GANConfig:
     g_mode_seeking_pool: int = 0
     leak: float = 0.2
     update: str = "simultaneous"
+    loss: str = "lsgan"
     g_ema_decay: float = 0.0
     bn_momentum: float = 0.9
     batch_size: int = 64
@@ -297,6 +306,8 @@ class GANConfig:
                 f"d_batch_norm must be one of {', '.join(D_BATCH_NORM_MODES)}, "
                 f"got {self.d_batch_norm!r}."
             )
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}.")
         if self.update not in UPDATE_MODES:
             raise ValueError(
                 f"update must be one of {', '.join(UPDATE_MODES)}, got {self.update!r}."

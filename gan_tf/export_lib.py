@@ -7,6 +7,7 @@
     out["images"]                      # float32 [N, R, R, C] in [-1, 1]
     out["images_uint8"]                # uint8 [N, R, R, C]
     m.discriminate(images, category)["score"]   # float32 [N], LSGAN: 1 = real, 0 = fake
+    m.discriminate(images, category)["realism_penalty"]  # float32 [N], G's loss per image
     m.metadata()                       # resolution, channels, z_dim, num_categories, names
 
 One `tf.Module` holds G and D (inference mode: batch norm uses its moving
@@ -36,7 +37,7 @@ from absl import logging
 from common import runtime
 from common.images import tf_to_uint8
 from exports import gan as contract
-from gan_tf import networks
+from gan_tf import losses, networks
 
 
 def _module(generator, discriminator, config):
@@ -85,7 +86,12 @@ def _module(generator, discriminator, config):
 
         @tf.function(input_signature=[images_spec, category_spec])
         def discriminate(self, images, category):
-            """images float32 [N, R, R, C] in [-1, 1], category int32 [N] -> score float32 [N]."""
+            """images float32 [N, R, R, C] in [-1, 1], category int32 [N] -> score, realism_penalty.
+
+            score: float32 [N], D's output (LSGAN: 1 = real, 0 = fake;
+            nonsaturating: a logit). realism_penalty: float32 [N] >= 0, what G
+            minimises for each image under the loss it was trained with.
+            """
             checks = check_category(category, tf.shape(images)[0], "discriminate")
             checks.append(
                 tf.debugging.assert_less_equal(
@@ -97,7 +103,10 @@ def _module(generator, discriminator, config):
             )
             with tf.control_dependencies(checks):
                 score = self.inference_discriminator(images, category)
-            return {contract.SCORE: score}
+            return {
+                contract.SCORE: score,
+                contract.REALISM_PENALTY: losses.generator_loss_per_image(score, config.loss),
+            }
 
         @tf.function(input_signature=[])
         def metadata(self):
@@ -124,7 +133,8 @@ def metadata_dict(config, step: int | None = None) -> dict:
         "num_categories": k,
         "category_names": list(config.category_names) or [str(i) for i in range(k)],
         "z_prior": "uniform(-1, 1)",
-        "loss": "lsgan (paper eq. 7)",
+        # "lsgan" (the paper's eq. 7) or "nonsaturating": gan_tf.losses.
+        "loss": config.loss,
     }
 
 

@@ -1,9 +1,21 @@
-"""The least-squares GAN losses of the paper's eq. 7.
+"""The GAN losses: the paper's least-squares eq. 7, and the non-saturating logistic one.
+
+"lsgan" (the paper's, every preset's):
 
     min_D  E[(D(x, c) - 1)^2] + E[D(G(z, c), c)^2]
     min_G  E[(D(G(z, c), c) - 1)^2]
 
-The discriminator loss is *not* halved. The release halves it; under Adam a
+"nonsaturating" (Goodfellow et al. 2014's practical form, StyleGAN's; D's
+score is a logit):
+
+    min_D  E[softplus(-D(x, c))] + E[softplus(D(G(z, c), c))]
+    min_G  E[softplus(-D(G(z, c), c))]
+
+In both, G's loss is the mean of a per-image term (`generator_loss_per_image`)
+that design's realism penalty reuses, so that designing in z asks D what G
+was trained to ask it.
+
+The LSGAN discriminator loss is *not* halved. The release halves it; under Adam a
 constant factor on a loss leaves the updates unchanged (up to epsilon), so
 the only visible difference is that our logged D loss is twice the
 release's.
@@ -13,30 +25,65 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from gan_tf.config import LOSSES
 
-def discriminator_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
-    """D's loss: mean((D(x) - 1)^2) + mean(D(G(z))^2).
+
+def _check(loss: str) -> None:
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}.")
+
+
+def discriminator_loss(
+    real_scores: tf.Tensor, fake_scores: tf.Tensor, loss: str = "lsgan"
+) -> tf.Tensor:
+    """D's loss on one real and one fake batch.
 
     Args:
       real_scores: float32 [B] D scores of real images.
       fake_scores: float32 [B'] D scores of generated images.
+      loss: "lsgan": mean((D(x) - 1)^2) + mean(D(G(z))^2); "nonsaturating":
+        mean(softplus(-D(x))) + mean(softplus(D(G(z)))), i.e. the cross
+        entropy of sigmoid(D) against 1 for real and 0 for fake.
 
     Returns:
       float32 scalar >= 0.
     """
+    _check(loss)
+    if loss == "nonsaturating":
+        return tf.reduce_mean(tf.nn.softplus(-real_scores)) + tf.reduce_mean(
+            tf.nn.softplus(fake_scores)
+        )
     return tf.reduce_mean(tf.square(real_scores - 1.0)) + tf.reduce_mean(tf.square(fake_scores))
 
 
-def generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
-    """G's loss: mean((D(G(z)) - 1)^2), i.e. L_real on generated images.
+def generator_loss_per_image(fake_scores: tf.Tensor, loss: str = "lsgan") -> tf.Tensor:
+    """What G minimises for each generated image: L_real on it.
 
     Args:
       fake_scores: float32 [B] D scores of generated images.
+      loss: "lsgan": (D(G(z)) - 1)^2; "nonsaturating": softplus(-D(G(z))) =
+        -log sigmoid(D(G(z))).
+
+    Returns:
+      float32 [B] >= 0, 0 where D is sure the image is real.
+    """
+    _check(loss)
+    if loss == "nonsaturating":
+        return tf.nn.softplus(-fake_scores)
+    return tf.square(fake_scores - 1.0)
+
+
+def generator_loss(fake_scores: tf.Tensor, loss: str = "lsgan") -> tf.Tensor:
+    """G's loss: the batch mean of `generator_loss_per_image`.
+
+    Args:
+      fake_scores: float32 [B] D scores of generated images.
+      loss: one of LOSSES.
 
     Returns:
       float32 scalar >= 0.
     """
-    return tf.reduce_mean(tf.square(fake_scores - 1.0))
+    return tf.reduce_mean(generator_loss_per_image(fake_scores, loss))
 
 
 def mode_seeking_loss(

@@ -53,6 +53,7 @@ GAN_FLAGS = config_flags.define_flags(
         "g_mode_seeking_weight",
         "g_mode_seeking_pool",
         "update",
+        "loss",
     ),
     defaults={"resolution": 0, "channels": 0, "seed": 0},
     help={
@@ -63,6 +64,7 @@ GAN_FLAGS = config_flags.define_flags(
         "g_upsample": gan_config.G_UPSAMPLE_MODES,
         "d_batch_norm": gan_config.D_BATCH_NORM_MODES,
         "update": gan_config.UPDATE_MODES,
+        "loss": gan_config.LOSSES,
     },
 )
 flags.DEFINE_integer("max_steps", None, "Stop after this many steps in total (overrides epochs).")

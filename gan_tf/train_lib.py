@@ -66,6 +66,7 @@ _FIELDS_BEFORE_THEY_EXISTED = {
     "g_mode_seeking_pool": 0,
     "lr_decay_fraction": 0.0,
     "d_augment": "",
+    "loss": "lsgan",
 }
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919
@@ -297,7 +298,7 @@ class Trainer:
                 real_scores, fake_scores, r1 = self._discriminate_with_penalty(
                     images, category, fakes, fake_category
                 )
-                d_loss = losses.discriminator_loss(real_scores, fake_scores)
+                d_loss = losses.discriminator_loss(real_scores, fake_scores, self.config.loss)
                 d_objective = d_loss + r1
             self.d_optimizer.apply_gradients(
                 zip(d_tape.gradient(d_objective, d_vars), d_vars, strict=True)
@@ -305,7 +306,8 @@ class Trainer:
             with tf.GradientTape() as g_tape:
                 fakes = self.generator([z, fake_category], training=True)
                 g_loss = losses.generator_loss(
-                    self._discriminate(images, category, fakes, fake_category, augment_pass=1)[1]
+                    self._discriminate(images, category, fakes, fake_category, augment_pass=1)[1],
+                    self.config.loss,
                 )
                 g_objective, mode_seeking = self._with_mode_seeking(g_loss, fakes, z)
         else:
@@ -316,9 +318,9 @@ class Trainer:
                 real_scores, fake_scores, r1 = self._discriminate_with_penalty(
                     images, category, fakes, fake_category
                 )
-                d_loss = losses.discriminator_loss(real_scores, fake_scores)
+                d_loss = losses.discriminator_loss(real_scores, fake_scores, self.config.loss)
                 d_objective = d_loss + r1
-                g_loss = losses.generator_loss(fake_scores)
+                g_loss = losses.generator_loss(fake_scores, self.config.loss)
                 g_objective, mode_seeking = self._with_mode_seeking(g_loss, fakes, z)
             self.d_optimizer.apply_gradients(
                 zip(d_tape.gradient(d_objective, d_vars), d_vars, strict=True)

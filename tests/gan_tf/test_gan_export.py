@@ -1,5 +1,6 @@
 """The GAN SavedModel: reload in a TF-only subprocess, equal outputs, bad input errors."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -201,6 +202,41 @@ def test_export_of_other_discriminator_forms(tmp_path, n_conditioned, stddev_gro
     # The category matters exactly when D is conditioned.
     change = np.abs(gan.discriminate(images, 1 - category) - gan.discriminate(images, category))
     assert (change.max() > 1e-3 * np.abs(want).max()) == bool(n_conditioned)
+
+
+def test_realism_penalty_is_g_loss_per_image_under_the_trained_loss(trained, tmp_path):
+    """design's realism term: (D - 1)^2 for the LSGAN, softplus(-D) for the logistic loss;
+    an export without the key (written before it existed) is read as an LSGAN."""
+    rng = np.random.default_rng(5)
+    images = tf.constant(rng.uniform(-1, 1, (6, 16, 16, 3)).astype(np.float32))
+    category = tf.constant([0, 1] * 3)
+    _, _, lsgan_path = trained
+    ds = two_category_dataset()
+    config = train_lib.config_for_dataset(tiny_config(loss="nonsaturating"), ds)
+    logistic_path = train_lib.train_and_export(config, ds, str(tmp_path / "ns"), max_steps=3)[
+        "export"
+    ]
+    for path, want in [
+        (lsgan_path, lambda s: (s - 1.0) ** 2),
+        (logistic_path, lambda s: np.log1p(np.exp(-s))),
+    ]:
+        gan = gan_exports.load_generator(path)
+        score = gan.discriminate(images, category).numpy()
+        penalty = gan.realism_penalty(images, category).numpy()
+        np.testing.assert_allclose(penalty, want(score.astype(np.float64)), rtol=1e-5, atol=1e-6)
+        assert penalty.shape == (6,) and np.ptp(score) > 0
+    with open(os.path.join(logistic_path, gan_exports.METADATA_FILE)) as f:
+        assert json.load(f)["loss"] == "nonsaturating"
+
+    class OldExport:
+        """The discriminate of an export from before 'realism_penalty'."""
+
+        def discriminate(self, images, category):
+            return {gan_exports.SCORE: tf.reduce_mean(images, axis=[1, 2, 3])}
+
+    old = dataclasses.replace(gan, module=OldExport())
+    score = tf.reduce_mean(images, axis=[1, 2, 3]).numpy()
+    np.testing.assert_allclose(old.realism_penalty(images, category), (score - 1.0) ** 2, rtol=1e-6)
 
 
 def test_export_from_checkpoint(trained, tmp_path):

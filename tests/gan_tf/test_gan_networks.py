@@ -21,6 +21,33 @@ def test_losses_match_numpy():
     np.testing.assert_allclose(g, np.mean((fake - 1) ** 2), rtol=1e-6)
 
 
+def test_nonsaturating_losses_match_numpy():
+    rng = np.random.default_rng(1)
+    real = rng.normal(scale=3.0, size=17).astype(np.float32)
+    fake = rng.normal(scale=3.0, size=9).astype(np.float32)
+
+    def sigmoid(x):
+        return 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+
+    d = losses.discriminator_loss(tf.constant(real), tf.constant(fake), "nonsaturating")
+    per_image = losses.generator_loss_per_image(tf.constant(fake), "nonsaturating").numpy()
+    g = losses.generator_loss(tf.constant(fake), "nonsaturating").numpy()
+    # Binary cross entropy of sigmoid(D): real against 1, fake against 0; G: fake against 1.
+    want_d = -np.mean(np.log(sigmoid(real))) - np.mean(np.log(1.0 - sigmoid(fake)))
+    np.testing.assert_allclose(float(d), want_d, rtol=1e-5)
+    np.testing.assert_allclose(per_image, -np.log(sigmoid(fake)), rtol=1e-5)
+    np.testing.assert_allclose(g, per_image.mean(), rtol=1e-6)
+    # The LSGAN per-image term is what its G loss averages.
+    np.testing.assert_allclose(
+        losses.generator_loss_per_image(tf.constant(fake)).numpy(), (fake - 1.0) ** 2, rtol=1e-6
+    )
+    # Finite far into the tails, where a naive log(sigmoid) would overflow.
+    far = tf.constant([-200.0, 200.0])
+    assert np.all(np.isfinite(losses.generator_loss_per_image(far, "nonsaturating").numpy()))
+    with pytest.raises(ValueError, match="loss must be one of"):
+        losses.generator_loss(far, "hinge")
+
+
 def test_losses_at_the_optimum():
     ones, zeros = tf.ones([4]), tf.zeros([4])
     assert float(losses.discriminator_loss(ones, zeros)) == 0.0  # D perfect

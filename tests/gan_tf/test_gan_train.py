@@ -51,6 +51,25 @@ def test_discriminator_learns_real_from_fake():
     assert last["d_real"] > last["d_fake"]
 
 
+def test_nonsaturating_discriminator_learns_real_from_fake():
+    """Under the logistic loss D's logits part: real above fake, and the D loss falls
+    from its chance value 2 log 2 (both halves scored 0)."""
+    ds = two_category_dataset()
+    config = train_lib.config_for_dataset(tiny_config(loss="nonsaturating"), ds)
+    trainer = train_lib.Trainer(config)
+    batches = iter(pipeline.gan_dataset(ds, 16, 16, seed=0))
+    probe = next(iter(pipeline.gan_dataset(ds, 16, 32, seed=1)))
+    real0, fake0 = _d_scores(trainer, probe["image"], probe["category"])
+    outs = [
+        {k: float(v) for k, v in trainer.train_step(b["image"], b["category"]).items()}
+        for b in (next(batches) for _ in range(12))
+    ]
+    real1, fake1 = _d_scores(trainer, probe["image"], probe["category"])
+    assert abs(outs[0]["d_loss"] - 2 * np.log(2)) < 0.25  # the LSGAN's starts near 1
+    assert np.mean([o["d_loss"] for o in outs[-4:]]) < outs[0]["d_loss"] - 0.2
+    assert real1 - fake1 > (real0 - fake0) + 0.2
+
+
 @pytest.mark.parametrize("mode", ["separate", "joint"])
 def test_batch_norm_sees_real_and_fake_as_configured(mode):
     """The step's D scores and loss equal a reference of its mode and differ from the other
@@ -465,6 +484,7 @@ def test_binary_overrides_reach_the_config(tmp_path):
         "--d_augment=translation,cutout",
         "--beta1=0",
         "--beta2=0.9",
+        "--loss=nonsaturating",
         f"--workdir={workdir}",
     ]
     proc = subprocess.run(
@@ -489,6 +509,9 @@ def test_binary_overrides_reach_the_config(tmp_path):
     assert config["lr_decay_fraction"] == 0.25
     assert config["d_augment"] == "translation,cutout"
     assert (config["beta1"], config["beta2"]) == (0.0, 0.9)
+    assert config["loss"] == "nonsaturating"
+    with open(os.path.join(workdir, "export", "gan_metadata.json")) as f:
+        assert json.load(f)["loss"] == "nonsaturating"
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["steps"] == 1
     # --resolution=32 chose the 32 px default; the dataset's own (64 px) default is named too.
