@@ -27,9 +27,6 @@ CONDITIONING_GOAL = 0.8
 DIVERSITY_RATIO_GOAL = 0.8
 # Issue 12: the generated images' checkerboard energy within 1.5x of the real images'.
 CHECKERBOARD_RATIO_GOAL = 1.5
-# The random stream of the spectrum's training-real sample (the field metrics'
-# draws use default_rng(seed) and default_rng([seed, draw]), draw >= 1).
-_SPECTRUM_STREAM = 1 << 20
 
 
 def gan_report(
@@ -143,12 +140,25 @@ def gan_report(
     # Draw 0 is the report's own sets; each further draw is a fresh draw of
     # all three (generated, held-out real, training real), seeded apart from
     # the first: the spread over draws is the uncertainty of one figure.
-    draw_sets = [(generated, requested, real, real_cats, rng)]
+    # Each draw's training-real sample is category-matched to its held-out one.
+    train_items = _train_items(ds, classifier, real_cats, rng)
+    draw_sets = [(generated, requested, real, real_cats, train_items)]
     for draw in range(1, draws):
         draw_rng = np.random.default_rng([seed, draw])
         draw_samples = gan.sample(samples_per_category, _draw_seed(seed, draw))
-        draw_real = _heldout_sample(ds, classifier, samples_per_category, draw_rng)
-        draw_sets.append((draw_samples["images"], draw_samples["category"], *draw_real, draw_rng))
+        draw_real, draw_real_cats = _heldout_sample(ds, classifier, samples_per_category, draw_rng)
+        draw_train_items = _train_items(ds, classifier, draw_real_cats, draw_rng)
+        draw_sets.append(
+            (
+                draw_samples["images"],
+                draw_samples["category"],
+                draw_real,
+                draw_real_cats,
+                draw_train_items,
+            )
+        )
+    # The first draw's training images also give the spectrum's real-vs-real row.
+    train = _real_unit_range(ds, classifier, train_items)
     field_draws = [
         _field_metrics(
             ds,
@@ -157,21 +167,18 @@ def gan_report(
             cats,
             real_images,
             real_image_cats,
+            draw_train_items,
+            train if draw == 0 else _real_unit_range(ds, classifier, draw_train_items),
             imagenet,
             precision_recall_k,
-            draw_rng,
         )
-        for images, cats, real_images, real_image_cats, draw_rng in draw_sets
+        for draw, (images, cats, real_images, real_image_cats, draw_train_items) in enumerate(
+            draw_sets
+        )
     ]
     field = field_draws[0]
     checkerboard = _checkerboard(generated, real)
-    # Its own stream, so the field metrics' draws stay as they were.
-    spectrum_rng = np.random.default_rng([seed, _SPECTRUM_STREAM])
-    spectrum = _spectrum(
-        generated,
-        real,
-        _real_unit_range(ds, classifier, _train_items(ds, classifier, real_cats, spectrum_rng)),
-    )
+    spectrum = _spectrum(generated, real, train)
 
     # Fig. 4: the first figure_samples of each category against every
     # labelled training image.
@@ -315,9 +322,13 @@ def _over_draws(draws: list[dict]) -> dict:
 
 
 def _field_metrics(
-    ds, classifier, generated, requested, real, real_cats, imagenet, neighbours, rng
+    ds, classifier, generated, requested, real, real_cats, train_items, train, imagenet, neighbours
 ) -> dict:
     """FID and precision/recall in both feature spaces, each beside real-vs-real.
+
+    Args (besides the obvious): train_items, the training-real sample's item
+    ids (`_train_items`), and train, their images float32 [N, R, R, C] in
+    [-1, 1].
 
     Returns:
       {"field_metrics_n", "precision_recall_k", "imagenet_metrics" (bool),
@@ -340,7 +351,6 @@ def _field_metrics(
         [np.flatnonzero(requested == c)[: counts[c]] for c in range(len(counts))]
     )
     categories = np.asarray(ds.categories)
-    train_items = _train_items(ds, classifier, real_cats, rng)
     spaces = {"classifier": functools.partial(gan_metrics.classifier_features, classifier)}
     note = None
     if min(len(real), len(train_items), len(matched)) <= neighbours:
@@ -362,7 +372,6 @@ def _field_metrics(
     out.update(imagenet_metrics="imagenet" in spaces, imagenet_note=note)
     if not spaces:
         return out
-    train = _real_unit_range(ds, classifier, train_items)
     names = ds.category_names
     set_categories = (categories[train_items], real_cats, requested[matched])
     for space, features in spaces.items():
