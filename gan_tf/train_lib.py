@@ -274,8 +274,9 @@ class Trainer:
 
         Returns:
           {'d_loss', 'g_loss', 'd_real', 'd_fake'}: float32 scalars, the last
-          two the mean D scores of the real and fake halves; d_loss is eq. 7's
-          alone. With d_r1_gamma > 0 also 'd_r1_loss', the R1 penalty that D
+          two the mean D scores of the real and fake halves (logits under
+          the non-saturating loss); d_loss is config.loss's D loss (eq. 7's
+          for the LSGAN) alone. With d_r1_gamma > 0 also 'd_r1_loss', the R1 penalty that D
           minimises on top of it; with g_mode_seeking_weight > 0 also
           'g_mode_seeking_loss', the unweighted term G minimises on top of
           g_loss.
