@@ -177,6 +177,8 @@ def gan_report(
         )
     ]
     field = field_draws[0]
+    if field["imagenet_note"]:  # once, not once per draw: every draw has the same reason
+        logging.warning(field["imagenet_note"])
     checkerboard = _checkerboard(generated, real)
     spectrum = _spectrum(generated, real, train)
 
@@ -367,8 +369,6 @@ def _field_metrics(
         )
     else:
         spaces["imagenet"] = gan_metrics.imagenet_features
-    if note:
-        logging.warning(note)
     out.update(imagenet_metrics="imagenet" in spaces, imagenet_note=note)
     if not spaces:
         return out

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import logging
 import os
 
 import numpy as np
@@ -177,10 +178,13 @@ def test_checkerboard_artefacts_fail_the_checkerboard_goal(setup, tmp_path):
     assert top > 4 and low < 1.2
 
 
-def test_without_imagenet_the_report_says_why(setup, tmp_path, monkeypatch):
-    report = _report(setup, "perfect", tmp_path, imagenet=False)
+def test_without_imagenet_the_report_says_why(setup, tmp_path, monkeypatch, caplog):
+    with caplog.at_level(logging.WARNING):
+        report = _report(setup, "perfect", tmp_path, imagenet=False, draws=3)
     assert report["fid_imagenet"] is None and report["recall_imagenet_real"] is None
     assert not report["imagenet_metrics"] and "--imagenet=false" in report["imagenet_note"]
+    # Said once, not once per draw.
+    assert sum("--imagenet=false" in r.getMessage() for r in caplog.records) == 1
     assert report["fid_classifier"] is not None
     monkeypatch.setattr(gan_metrics, "imagenet_available", lambda: False)
     report = _report(setup, "perfect", tmp_path)
