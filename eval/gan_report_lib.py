@@ -142,7 +142,8 @@ def gan_report(
     # the first: the spread over draws is the uncertainty of one figure.
     # Each draw's training-real sample is category-matched to its held-out one.
     train_items = _train_items(ds, classifier, real_cats, rng)
-    draw_sets = [(generated, requested, real, real_cats, train_items)]
+    train = _real_unit_range(ds, classifier, train_items)
+    draw_sets = [(generated, requested, real, real_cats, train_items, train)]
     for draw in range(1, draws):
         draw_rng = np.random.default_rng([seed, draw])
         draw_samples = gan.sample(samples_per_category, _draw_seed(seed, draw))
@@ -155,31 +156,18 @@ def gan_report(
                 draw_real,
                 draw_real_cats,
                 draw_train_items,
+                _real_unit_range(ds, classifier, draw_train_items),
             )
         )
-    # The first draw's training images also give the spectrum's real-vs-real row.
-    train = _real_unit_range(ds, classifier, train_items)
     field_draws = [
-        _field_metrics(
-            ds,
-            classifier,
-            images,
-            cats,
-            real_images,
-            real_image_cats,
-            draw_train_items,
-            train if draw == 0 else _real_unit_range(ds, classifier, draw_train_items),
-            imagenet,
-            precision_recall_k,
-        )
-        for draw, (images, cats, real_images, real_image_cats, draw_train_items) in enumerate(
-            draw_sets
-        )
+        _field_metrics(ds, classifier, *draw_set, imagenet, precision_recall_k)
+        for draw_set in draw_sets
     ]
     field = field_draws[0]
     if field["imagenet_note"]:  # once, not once per draw: every draw has the same reason
         logging.warning(field["imagenet_note"])
     checkerboard = _checkerboard(generated, real)
+    # The first draw's training images also give the spectrum's real-vs-real row.
     spectrum = _spectrum(generated, real, train)
 
     # Fig. 4: the first figure_samples of each category against every
