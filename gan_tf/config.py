@@ -120,7 +120,10 @@ class GANConfig:
         last conv's maps), so len(d_widths) + 1 conditions every layer and
         0 none. The release: len(d_widths), every conv but not the score
         layer; the small presets: 2 (see the module docstring). Must be in
-        [0, len(d_widths) + 1].
+        [0, len(d_widths) + 1]. Measured on fashion_mnist_users
+        (tuned32_stddev, 90 epochs, three training seeds): 4, the
+        release's, gave ImageNet recall 0.404 against the preset's 0.402
+        and FID 49.5 against 47.4.
       d_batch_norm: how D's batch norm sees real and fake images in a
         training step. "separate" (the release): two D calls, real then
         fake, each normalised by its own batch's mean and variance, both
@@ -196,7 +199,11 @@ class GANConfig:
         averaging over the last ~1 / (1 - decay) steps removes the
         step-to-step noise of adversarial training. The averaged G's
         batch-norm statistics are its own (one extra training-mode forward
-        pass of it per step).
+        pass of it per step). Measured on fashion_mnist_users
+        (tuned32_stddev, ImageNet recall): at 60 epochs 0 gave 0.33, 0.99
+        0.41, 0.995 (the preset's) 0.46; at 90 epochs 0.999 gave 0.388
+        over three report draws, the 0.995 default's 0.389 on the same
+        seed: the gain stops at 0.995.
       bn_momentum: batch-norm moving-average momentum. 0.9 rather than
         Keras's 0.99 so that the inference-mode statistics used by the
         export track the networks within a short CPU run.
