@@ -213,11 +213,11 @@ class GANConfig:
         `d_learning_rate` is set).
       d_learning_rate: D's Adam learning rate when it differs from G's (the
         two time-scale rule of Heusel et al. 2017); None: `learning_rate`.
-        Measured on fashion_mnist_users (tuned32_stddev, 90 epochs, one
-        seed each, ImageNet recall over three report draws): 1e-4 gave
-        0.284, 4e-4 0.467 (FID 43.9, precision 0.77; a second seed
-        0.448), against 0.40 for the preset's 2e-4 over three seeds; no
-        preset uses 4e-4 yet.
+        Measured on fashion_mnist_users (tuned32_stddev, 90 epochs,
+        ImageNet recall over three report draws): 1e-4 gave 0.284 (one
+        seed), 4e-4 0.467 and 0.448 (two seeds; FID 43.9 and 43.2),
+        against 0.40 for the preset's 2e-4 over three seeds; no preset
+        uses 4e-4 yet.
       lr_decay_fraction: 0 (constant learning rates, the paper's), or the
         share of the run's steps, counted back from its last, over which
         both Adam learning rates fall linearly to 0 (the schedule CycleGAN
