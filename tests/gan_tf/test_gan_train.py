@@ -476,7 +476,7 @@ def test_binary_overrides_reach_the_config(tmp_path):
         "--d_widths=8,16,16,16",
         "--g_ema_decay=0",
         "--update=simultaneous",
-        "--d_learning_rate=0.0004",
+        "--d_learning_rate=0.0003",  # not the 32 px default (4e-4), so the flag is seen
         "--d_r1_gamma=5",
         "--g_mode_seeking_weight=0.5",
         "--g_mode_seeking_pool=4",
@@ -502,7 +502,7 @@ def test_binary_overrides_reach_the_config(tmp_path):
     assert config["d_widths"] == [8, 16, 16, 16]
     assert config["g_ema_decay"] == 0.0
     assert config["update"] == "simultaneous"
-    assert config["d_learning_rate"] == 0.0004
+    assert config["d_learning_rate"] == 0.0003
     assert config["d_r1_gamma"] == 5.0
     assert config["g_mode_seeking_weight"] == 0.5
     assert config["g_mode_seeking_pool"] == 4
@@ -515,7 +515,7 @@ def test_binary_overrides_reach_the_config(tmp_path):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["steps"] == 1
     # --resolution=32 chose the 32 px default; the dataset's own (64 px) default is named too.
-    assert result["preset"] == "tuned32_stddev"
+    assert result["preset"] == "tuned32_stddev_fastd"
     assert result["dataset_default_preset"] == "regularised64_b16_slowd_ema99"
 
 
