@@ -190,9 +190,7 @@ def test_config_validation():
     # tuned32_stddev: tuned32 with the standard-deviation plane, 90 epochs, nothing else;
     # the default at 32 is that with D's learning rate twice G's, nothing else.
     stddev = gan_config.preset("tuned32_stddev")
-    assert stddev == dataclasses.replace(
-        gan_config.preset("tuned32"), d_stddev_group=4, epochs=90
-    )
+    assert stddev == dataclasses.replace(gan_config.preset("tuned32"), d_stddev_group=4, epochs=90)
     assert gan_config.preset_for_resolution(32) == gan_config.preset("tuned32_stddev_fastd")
     assert gan_config.preset_for_resolution(32) == dataclasses.replace(
         stddev, d_learning_rate=2 * stddev.learning_rate
