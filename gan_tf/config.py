@@ -221,7 +221,8 @@ class GANConfig:
         seed), 4e-4 0.467, 0.448 and 0.440 (three seeds; FID 43.9, 43.2
         and 49.5), against 0.389, 0.436 and 0.382 for the preset's 2e-4
         on the same seeds, so tuned32_stddev_fastd uses 4e-4; 8e-4 gave
-        0.477 (one seed; FID 45.6, precision 0.774).
+        0.477 and 0.443 (seeds 0, 1; 0.460 against 4e-4's 0.457 on the
+        same two).
       lr_decay_fraction: 0 (constant learning rates, the paper's), or the
         share of the run's steps, counted back from its last, over which
         both Adam learning rates fall linearly to 0 (the schedule CycleGAN
@@ -610,8 +611,9 @@ def tuned32_stddev_fastd_preset() -> GANConfig:
     47.8, 49.7 (real-vs-real 32.9); precision 0.771, 0.812, 0.824 against
     0.831, 0.806, 0.811 (goal 0.7). Recall stays under the 0.5 goal. The
     same cost per step: 20 minutes alone on the reference 2-core CPU. Half
-    G's rate (1e-4) gave 0.284; four times (8e-4), one seed, 0.477, FID
-    45.6, precision 0.774: no clear step beyond 4e-4. The samples (seed
+    G's rate (1e-4) gave 0.284; four times (8e-4) 0.477 and 0.443 on
+    seeds 0 and 1 (0.460 against 4e-4's 0.457 on the same two): no step
+    beyond 4e-4. The samples (seed
     0): white and dark T-shirts, sweaters, a hoodie, one top in heavy
     black-and-white patches; trousers, one pair with a ragged leg;
     sneakers, a high-top, a strappy sandal, white and heeled boots, some
