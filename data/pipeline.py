@@ -189,6 +189,37 @@ def item_dataset(
     return out.prefetch(AUTOTUNE).with_options(_options())
 
 
+def _balanced_epoch_order(item_categories: np.ndarray, items: np.ndarray, seed: int):
+    """`epoch -> Dataset` of len(items) draws: a category uniformly, then an item in it.
+
+    Args:
+      item_categories: int64 [n], each item's category (>= 0).
+      items: int64 [n], the item ids.
+      seed: the drawing seed (with the epoch).
+    """
+    present, members_of = np.unique(item_categories, return_inverse=True)
+    counts = np.bincount(members_of, minlength=len(present))
+    # [len(present), max count] item ids by category, padded (never drawn: idx < count).
+    table = np.zeros((len(present), counts.max()), np.int64)
+    for row in range(len(present)):
+        in_row = items[members_of == row]
+        table[row, : len(in_row)] = in_row
+    table_t = tf.constant(table)
+    counts_t = tf.constant(counts, tf.int64)
+    n = len(items)
+
+    def epoch_order(epoch):
+        u = tf.random.stateless_uniform(
+            [2, n], seed=tf.stack([tf.constant(seed, tf.int64), epoch]), alg=_RNG_ALG
+        )
+        row = tf.minimum(tf.cast(u[0] * len(present), tf.int64), len(present) - 1)
+        count = tf.gather(counts_t, row)
+        index = tf.minimum(tf.cast(u[1] * tf.cast(count, tf.float32), tf.int64), count - 1)
+        return tf.data.Dataset.from_tensor_slices(tf.gather_nd(table_t, tf.stack([row, index], 1)))
+
+    return epoch_order
+
+
 def gan_dataset(
     ds: RecDataset,
     image_size: int,
@@ -198,11 +229,17 @@ def gan_dataset(
     channels: int = 3,
     start_step: int = 0,
     store: ImageStore | None = None,
+    balance_categories: bool = False,
 ) -> tf.data.Dataset:
     """The infinite stream of GAN training batches over items with a known category.
 
     Each epoch visits every such item once, in a fresh order drawn from
-    `(seed, epoch)`; batches run across epoch boundaries.
+    `(seed, epoch)`; batches run across epoch boundaries. With
+    `balance_categories` an epoch is instead as many draws, with
+    replacement, of a category uniformly among those that have items and
+    then of an item uniformly within it: every category is trained on
+    equally often whatever its share of the catalogue (the GAN's report and
+    the design binaries ask for every category equally).
 
     Args:
       ds: the dataset (needs categories and images).
@@ -212,6 +249,7 @@ def gan_dataset(
       channels: 3 for RGB, 1 for grayscale.
       start_step: batches to skip (resume); cheap, images are not read.
       store: the item images at (S, channels) (built when None).
+      balance_categories: draw categories uniformly (above).
 
     Returns:
       A dataset with element_spec
@@ -237,6 +275,9 @@ def gan_dataset(
             [n], seed=tf.stack([tf.constant(seed, tf.int64), epoch]), alg=_RNG_ALG
         )
         return tf.data.Dataset.from_tensor_slices(tf.gather(known_items, tf.argsort(noise)))
+
+    if balance_categories:
+        epoch_order = _balanced_epoch_order(categories[known], known, seed)
 
     def add_images(items):
         return {

@@ -212,6 +212,13 @@ class GANConfig:
         Keras's 0.99 so that the inference-mode statistics used by the
         export track the networks within a short CPU run.
       batch_size: images per step (the paper: 64; the release: 16).
+      balance_categories: False (the paper's: each epoch visits every
+        labelled item once, so categories are trained on in proportion to
+        their share of the catalogue), or draw each training image's
+        category uniformly and then an item of it (`data.pipeline.
+        gan_dataset`), as the report and design ask for every category
+        equally (fashion_mnist_users: bottoms are one Fashion-MNIST class of
+        eight, 12.5% of the items).
       epochs: passes over the items that have a category.
       learning_rate: Adam learning rate of G (and of D unless
         `d_learning_rate` is set).
@@ -265,6 +272,7 @@ class GANConfig:
     g_ema_decay: float = 0.0
     bn_momentum: float = 0.9
     batch_size: int = 64
+    balance_categories: bool = False
     epochs: int = 20
     learning_rate: float = 2e-4
     d_learning_rate: float | None = None

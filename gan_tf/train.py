@@ -34,6 +34,7 @@ GAN_FLAGS = config_flags.define_flags(
         "channels",
         "epochs",
         "batch_size",
+        "balance_categories",
         "learning_rate",
         "seed",
         "g_dense_width",

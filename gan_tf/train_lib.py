@@ -67,6 +67,7 @@ _FIELDS_BEFORE_THEY_EXISTED = {
     "lr_decay_fraction": 0.0,
     "d_augment": "",
     "loss": "lsgan",
+    "balance_categories": False,
 }
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919
@@ -540,6 +541,7 @@ def train_and_export(
         channels=config.channels,
         start_step=start,
         store=store,
+        balance_categories=config.balance_categories,
     )
     logging.info(
         "Training the GAN on %d labelled items of %s: %d steps/epoch, steps %d..%d",

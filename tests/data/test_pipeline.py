@@ -430,6 +430,47 @@ def test_gan_dataset(rgb_ds, pixels):
     assert gray["image"].min() >= -1.0 and gray["image"].max() <= 1.0
 
 
+def test_gan_dataset_balances_categories(pixels):
+    # 25 items: category 0 has 16, category 2 five, four have none (-1, never drawn); 1 is empty.
+    categories = np.array([0] * 16 + [2] * 5 + [-1] * 4)
+    skewed = make_dataset(ItemImages(pixels=pixels), categories=categories)
+    known = np.flatnonzero(categories >= 0)
+    batch = 6
+    steps = 400
+    store = image_store.ImageStore(skewed.images, 8)
+    catalogue = store.lookup(np.arange(NUM_ITEMS)).numpy().reshape(NUM_ITEMS, -1)
+    drawn = pipeline.gan_dataset(skewed, 8, batch, seed=3, store=store, balance_categories=True)
+    batches = _take(drawn, steps)
+    labels = np.concatenate([b["category"] for b in batches])
+    # The two present categories, each about half of the draws (n = 2,400: sd ~0.01).
+    share = np.bincount(labels, minlength=3) / labels.size
+    np.testing.assert_allclose(share, [0.5, 0.0, 0.5], atol=0.04)
+    first = np.stack([b["image"].reshape(batch, -1) for b in batches[:20]]).reshape(20 * batch, -1)
+    items = [int(np.flatnonzero((catalogue == row).all(axis=1))[0]) for row in first]
+    assert set(items) <= set(known)
+    np.testing.assert_array_equal(categories[items], labels[: len(items)])
+    # Every item of the small category is drawn (5 items, ~60 draws of it).
+    assert set(range(16, 21)) <= set(items)
+    # Without the option, categories come in the catalogue's proportions (16 : 5).
+    plain = np.concatenate(
+        [
+            b["category"]
+            for b in _take(pipeline.gan_dataset(skewed, 8, batch, seed=3, store=store), 100)
+        ]
+    )
+    np.testing.assert_allclose(
+        np.bincount(plain, minlength=3) / plain.size, [16 / 21, 0.0, 5 / 21], atol=0.02
+    )
+    # Deterministic in the seed, and resumable.
+    again = _take(
+        pipeline.gan_dataset(
+            skewed, 8, batch, seed=3, store=store, balance_categories=True, start_step=7
+        ),
+        1,
+    )[0]
+    np.testing.assert_array_equal(again["image"], batches[7]["image"])
+
+
 def test_gan_dataset_needs_categories(pixels):
     unknown = make_dataset(ItemImages(pixels=pixels), categories=np.full(NUM_ITEMS, -1))
     with pytest.raises(DataError, match="no item has a known category"):
