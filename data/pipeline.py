@@ -199,12 +199,10 @@ def _balanced_epoch_order(item_categories: np.ndarray, items: np.ndarray, seed: 
     """
     present, members_of = np.unique(item_categories, return_inverse=True)
     counts = np.bincount(members_of, minlength=len(present))
-    # [len(present), max count] item ids by category, padded (never drawn: idx < count).
-    table = np.zeros((len(present), counts.max()), np.int64)
-    for row in range(len(present)):
-        in_row = items[members_of == row]
-        table[row, : len(in_row)] = in_row
-    table_t = tf.constant(table)
+    # The items grouped by category (catalogue order within each); group `row` starts at
+    # starts[row].
+    by_category = tf.constant(items[np.argsort(members_of, kind="stable")], tf.int64)
+    starts_t = tf.constant(np.cumsum(counts) - counts, tf.int64)
     counts_t = tf.constant(counts, tf.int64)
     n = len(items)
 
@@ -215,7 +213,8 @@ def _balanced_epoch_order(item_categories: np.ndarray, items: np.ndarray, seed: 
         row = tf.minimum(tf.cast(u[0] * len(present), tf.int64), len(present) - 1)
         count = tf.gather(counts_t, row)
         index = tf.minimum(tf.cast(u[1] * tf.cast(count, tf.float32), tf.int64), count - 1)
-        return tf.data.Dataset.from_tensor_slices(tf.gather_nd(table_t, tf.stack([row, index], 1)))
+        drawn = tf.gather(by_category, tf.gather(starts_t, row) + index)
+        return tf.data.Dataset.from_tensor_slices(drawn)
 
     return epoch_order
 
@@ -270,14 +269,15 @@ def gan_dataset(
     category_of = tf.constant(categories, tf.int64)
     n = len(known)
 
-    def epoch_order(epoch):
-        noise = tf.random.stateless_uniform(
-            [n], seed=tf.stack([tf.constant(seed, tf.int64), epoch]), alg=_RNG_ALG
-        )
-        return tf.data.Dataset.from_tensor_slices(tf.gather(known_items, tf.argsort(noise)))
-
     if balance_categories:
         epoch_order = _balanced_epoch_order(categories[known], known, seed)
+    else:
+
+        def epoch_order(epoch):
+            noise = tf.random.stateless_uniform(
+                [n], seed=tf.stack([tf.constant(seed, tf.int64), epoch]), alg=_RNG_ALG
+            )
+            return tf.data.Dataset.from_tensor_slices(tf.gather(known_items, tf.argsort(noise)))
 
     def add_images(items):
         return {
