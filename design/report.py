@@ -5,6 +5,8 @@
 - `fig6_sheet`: the paper's Fig. 6, per user the prototype, its l1
   approximation and the tailored images at iterations 0, 10, ..., 50.
 - `line_panels`: small line plots side by side (Fig. 3's eta sweep).
+- `tile_grid`: rows of captioned image tiles (both sheets; `eval.gan_report`'s
+  recall figure).
 - `markdown_table`, `mean_std`: the Markdown of Table IV.
 - `write_png`: an RGB array to a PNG file, atomically.
 
@@ -34,7 +36,7 @@ def _tile(image: np.ndarray, size: int):
     return Image.fromarray(grey_to_rgb(to_uint8(image))).resize((size, size), Image.NEAREST)
 
 
-def _grid(
+def tile_grid(
     rows: Sequence[Sequence[tuple[np.ndarray, str]]],
     row_labels: Sequence[str],
     headers: Sequence[str],
@@ -42,7 +44,20 @@ def _grid(
     label_width: int,
     gaps_after: Sequence[int] = (),
 ) -> np.ndarray:
-    """Rows of (image, caption) tiles with row labels and column headers."""
+    """Rows of (image, caption) tiles with row labels and column headers.
+
+    Args:
+      rows: per row, its (image, caption) tiles; images float in [-1, 1] or
+        uint8, [H, W, 1 or 3]; rows may differ in length.
+      row_labels: one per row; "\n" breaks a label into lines.
+      headers: column headers (may be empty).
+      tile: pixels of a tile's side (nearest-neighbour scaling).
+      label_width: pixels left of the first column for the row labels.
+      gaps_after: columns followed by a wider gap (separating groups).
+
+    Returns:
+      uint8 [height, width, 3] RGB picture.
+    """
     from PIL import Image, ImageDraw
 
     cols = max(len(r) for r in rows) if rows else 0
@@ -96,7 +111,7 @@ def fig5_sheet(
         for q in range(len(real_images))
     ]
     headers = [f"real #{i + 1}" for i in range(k)] + [f"generated #{i + 1}" for i in range(k2)]
-    return _grid(rows, row_labels, headers, tile, label_width=110, gaps_after=(k - 1,))
+    return tile_grid(rows, row_labels, headers, tile, label_width=110, gaps_after=(k - 1,))
 
 
 def fig6_sheet(
@@ -128,7 +143,7 @@ def fig6_sheet(
         for u in range(len(images))
     ]
     headers = ["prototype"] + [("l1 approx" if s == 0 else f"iter {s}") for s in steps]
-    return _grid(rows, row_labels, headers, tile, label_width=90, gaps_after=(0,))
+    return tile_grid(rows, row_labels, headers, tile, label_width=90, gaps_after=(0,))
 
 
 def _nice(value: float, span: float | None = None) -> str:

@@ -18,6 +18,7 @@ from absl import logging
 from common import runtime
 from common.images import to_unit_range
 from data.core import DataError
+from design import report as pictures
 from eval import classifier as classifier_lib
 from exports.gan import LoadedGAN
 from gan_tf import config as gan_config
@@ -166,6 +167,19 @@ def gan_report(
     field = field_draws[0]
     if field["imagenet_note"]:  # once, not once per draw: every draw has the same reason
         logging.warning(field["imagenet_note"])
+    recall_picture = _recall_picture(
+        os.path.join(workdir, "recall.png"),
+        classifier,
+        generated,
+        requested,
+        real,
+        real_cats,
+        train,
+        names,
+        field,
+        precision_recall_k,
+        figure_samples,
+    )
     checkerboard = _checkerboard(generated, real)
     # The first draw's training images also give the spectrum's real-vs-real row.
     spectrum = _spectrum(generated, real, train)
@@ -214,6 +228,7 @@ def gan_report(
         "classifier_score_real": quality.classifier_score(probs_real),
         "nearest_l1_mean": float(distance.mean() / 255.0),
         "fig4": fig,
+        **recall_picture,
         "seconds": time.perf_counter() - start,
     }
     runtime.atomic_write_text(os.path.join(workdir, "report.json"), runtime.to_json(report, 2))
@@ -311,6 +326,16 @@ def _over_draws(draws: list[dict]) -> dict:
     return out
 
 
+def _matched_generated(requested: np.ndarray, real_cats: np.ndarray) -> np.ndarray:
+    """Indices of the generated images that match the held-out sample's category counts.
+
+    The first images of each category, as many as `real_cats` has of it
+    (the field metrics compare sets of one category composition).
+    """
+    counts = np.bincount(real_cats, minlength=int(requested.max()) + 1)
+    return np.concatenate([np.flatnonzero(requested == c)[: counts[c]] for c in range(len(counts))])
+
+
 def _field_metrics(
     ds, classifier, generated, requested, real, real_cats, train_items, train, imagenet, neighbours
 ) -> dict:
@@ -335,11 +360,7 @@ def _field_metrics(
     for space in ("imagenet", "classifier"):
         for metric in ("fid", "precision", "recall", "precision_recall_per_category"):
             out[f"{metric}_{space}"] = out[f"{metric}_{space}_real"] = None
-    # The generated images that match the held-out sample's category counts.
-    counts = np.bincount(real_cats, minlength=int(requested.max()) + 1)
-    matched = np.concatenate(
-        [np.flatnonzero(requested == c)[: counts[c]] for c in range(len(counts))]
-    )
+    matched = _matched_generated(requested, real_cats)
     categories = np.asarray(ds.categories)
     spaces = {"classifier": functools.partial(gan_metrics.classifier_features, classifier)}
     note = None
@@ -375,6 +396,89 @@ def _field_metrics(
                 names[c]: figures for c, figures in suite[which]["per_group"].items()
             }
     return out
+
+
+# The reach quantiles the report gives (`_recall_picture`).
+REACH_QUANTILES = (0.25, 0.5, 0.75, 0.9)
+
+
+def _recall_picture(
+    path, classifier, generated, requested, real, real_cats, train, names, field, k, per_row
+) -> dict:
+    """What recall counts: how far each held-out real image lies from the generated manifold.
+
+    In the headline draw's feature space (ImageNet EfficientNet-Lite0 when
+    the report used it, else the classifier's), each held-out real image's
+    reach (`gan_metrics.manifold_membership`: distance to a generated image
+    / that image's k-NN radius, minimised; at most 1 inside, so recall is
+    the share at most 1), and the same against the training real images
+    (real-vs-real). The quantiles say how sharp recall's edge is: with the
+    median at 1, a few percent of distance moves recall a lot.
+
+    Writes `path`: per category a row of up to `per_row` held-out real
+    images outside the generated manifold ("missed") over a row of ones
+    inside ("covered"), in the real sample's random order, each captioned
+    with its reach. The generated set is the one recall was computed on:
+    as many images of each category as the held-out sample has.
+
+    Returns:
+      {"recall_figure": path, "recall_figure_space": "imagenet" or
+       "classifier", "recall_reach_quantiles" and
+       "recall_reach_quantiles_real": {str(q): reach} for q in
+       REACH_QUANTILES, the sample quantiles, None for an infinite reach (a
+       ball of radius 0 alone nearby, as a collapsed G gives)}; all four
+      None when the report computed no field metrics (too few images).
+    """
+    if field["field_metrics_n"] is None:
+        return dict.fromkeys(
+            (
+                "recall_figure",
+                "recall_figure_space",
+                "recall_reach_quantiles",
+                "recall_reach_quantiles_real",
+            )
+        )
+    space = "imagenet" if field["imagenet_metrics"] else "classifier"
+    features = (
+        gan_metrics.imagenet_features
+        if space == "imagenet"
+        else functools.partial(gan_metrics.classifier_features, classifier)
+    )
+    real_features = features(real)
+    matched = _matched_generated(requested, real_cats)
+    membership = gan_metrics.manifold_membership(real_features, features(generated[matched]), k)
+    real_vs_real = gan_metrics.manifold_membership(real_features, features(train), k)
+    inside, reach = membership["real_inside"], membership["real_reach"]
+    rows, labels = [], []
+    for c in np.unique(real_cats):
+        of_category = np.flatnonzero(real_cats == c)
+        for shown, label in (
+            (of_category[~inside[of_category]], f"{names[c]}\nmissed"),
+            (of_category[inside[of_category]], "covered"),
+        ):
+            rows.append([(real[i], f"{reach[i]:.2f}") for i in shown[:per_row]])
+            labels.append(label)
+    size = real.shape[1]
+    header = f"held-out real images, {space} features: outside / inside the generated manifold"
+    picture = pictures.tile_grid(
+        rows, labels, [header], tile=2 * size if size < 64 else size, label_width=80
+    )
+
+    def quantiles(values):
+        # Sample values, not interpolations (a collapsed G gives infinite reaches, and
+        # inf - inf has no midpoint); JSON has no infinity, so None stands for it.
+        at = np.quantile(values, REACH_QUANTILES, method="inverted_cdf")
+        return {
+            str(q): float(v) if np.isfinite(v) else None
+            for q, v in zip(REACH_QUANTILES, at, strict=True)
+        }
+
+    return {
+        "recall_figure": pictures.write_png(path, picture),
+        "recall_figure_space": space,
+        "recall_reach_quantiles": quantiles(reach),
+        "recall_reach_quantiles_real": quantiles(real_vs_real["real_reach"]),
+    }
 
 
 def _checkerboard(generated: np.ndarray, real: np.ndarray) -> dict:

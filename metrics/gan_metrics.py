@@ -155,7 +155,7 @@ def precision_recall(
     Each set's manifold is the union of balls around its samples, each ball
     reaching the sample's k-th nearest neighbour within its set (the sample
     itself excluded). A point is inside when its distance to a centre is at
-    most that centre's radius.
+    most that centre's radius (`manifold_membership` gives which points).
 
     Args:
       real_feats: [Nr, D] real features, Nr > k.
@@ -179,6 +179,33 @@ def precision_recall(
       average to the overall ones. Which real images a generator misses,
       by group: a dropped mode shows as one group's low recall.
     """
+    membership = manifold_membership(real_feats, fake_feats, k, max_block_bytes)
+    real_inside, fake_inside = membership["real_inside"], membership["fake_inside"]
+    out = {"precision": float(fake_inside.mean()), "recall": float(real_inside.mean())}
+    if real_groups is not None or fake_groups is not None:
+        out["per_group"] = _per_group(real_inside, fake_inside, real_groups, fake_groups)
+    return out
+
+
+def manifold_membership(
+    real_feats: np.ndarray,
+    fake_feats: np.ndarray,
+    k: int = PRECISION_RECALL_K,
+    max_block_bytes: int = 1 << 26,
+) -> dict:
+    """Which samples lie inside the other set's k-NN manifold (`precision_recall`'s masks).
+
+    Args: as `precision_recall`'s.
+
+    Returns:
+      {"real_inside": bool [Nr], each real sample inside the fake manifold
+       (recall is its mean), "fake_inside": bool [Nf], each fake sample
+       inside the real manifold (precision is its mean), "real_reach":
+       float64 [Nr], min over fake samples j of distance(real, j) / radius_j:
+       at most 1 inside, above 1 how far outside the nearest ball reaches
+       (the ratio of distances, not of squared distances; 0 on a fake
+       duplicate of radius 0, inf beyond any ball of radius 0 alone)}.
+    """
     real = np.asarray(real_feats, np.float64)
     fake = np.asarray(fake_feats, np.float64)
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
@@ -189,16 +216,19 @@ def precision_recall(
     fake_sq = np.einsum("nd,nd->n", fake, fake)
     fake_inside = np.zeros(len(fake), bool)
     real_inside = np.zeros(len(real), bool)
+    real_reach = np.empty(len(real))
     rows = _rows_per_block(len(fake), max_block_bytes)
     for start in range(0, len(real), rows):
         stop = min(start + rows, len(real))
         d = _squared_distances(real[start:stop], fake, real_sq[start:stop], fake_sq)
         fake_inside |= np.any(d <= real_radii[start:stop, None], axis=0)
+        # Membership by the squared comparison itself (exact on the boundary);
+        # the reach only says how far, for pictures and sorting.
         real_inside[start:stop] = np.any(d <= fake_radii[None, :], axis=1)
-    out = {"precision": float(fake_inside.mean()), "recall": float(real_inside.mean())}
-    if real_groups is not None or fake_groups is not None:
-        out["per_group"] = _per_group(real_inside, fake_inside, real_groups, fake_groups)
-    return out
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(d == 0.0, 0.0, d / fake_radii[None, :])
+        real_reach[start:stop] = np.sqrt(ratio.min(axis=1))
+    return {"real_inside": real_inside, "fake_inside": fake_inside, "real_reach": real_reach}
 
 
 def _per_group(real_inside, fake_inside, real_groups, fake_groups) -> dict:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.images import to_unit_range
+from common.images import to_uint8, to_unit_range
 from data.core import DataError
 from eval import classifier as classifier_lib
 from eval import gan_report_lib as gan_report
@@ -128,6 +128,13 @@ def test_perfect_generator_passes(setup, tmp_path):
     for name in ("spectrum_band_ratio", "spectrum_band_ratio_real"):
         assert len(report[name]) == 4 and all(0.7 < r < 1.4 for r in report[name])
     assert saved["spectrum_band_ratio"] == report["spectrum_band_ratio"]
+    assert report["recall_figure_space"] == "imagenet"
+    assert saved["recall_figure"] == os.path.join(tmp_path, "recall.png")
+    # Real images as "generated": their reach is the real-vs-real one, up to sampling.
+    assert saved["recall_reach_quantiles"]["0.5"] == pytest.approx(
+        saved["recall_reach_quantiles_real"]["0.5"], rel=0.3
+    )
+    assert np.asarray(Image.open(report["recall_figure"])).ndim == 3
 
 
 def test_swapped_and_collapsed_generators_fail(setup, tmp_path):
@@ -144,6 +151,10 @@ def test_swapped_and_collapsed_generators_fail(setup, tmp_path):
         assert collapsed[f"recall_{space}"] < 0.3 < collapsed[f"recall_{space}_real"]
         assert collapsed[f"fid_{space}"] > 2 * collapsed[f"fid_{space}_real"]
     assert collapsed["colour_spread_per_category_generated"] == {"dark": 0.0, "bright": 0.0}
+    # Most held-out images lie outside (reach > 1; None for the infinite reach of
+    # balls of radius 0, the one image per category repeated).
+    median = collapsed["recall_reach_quantiles"]["0.5"]
+    assert median is None or median > 1.0
 
 
 def test_recall_by_category_finds_the_collapsed_category(setup, tmp_path):
@@ -162,6 +173,57 @@ def test_recall_by_category_finds_the_collapsed_category(setup, tmp_path):
     assert (
         saved["precision_recall_per_category_classifier"]
         == (report["precision_recall_per_category_classifier"])
+    )
+
+
+def test_recall_figure_shows_the_missed_real_images(setup, tmp_path):
+    ds, clf = setup
+    rng = np.random.default_rng(3)
+    # Dark images around -0.5, bright ones around +0.5, far apart in the stand-in
+    # feature space (mean colour, contrast, thumbnail).
+    real_cats = np.repeat([0, 1], 8)
+    real = (real_cats - 0.5)[:, None, None, None] + 0.1 * rng.uniform(-1, 1, (16, 16, 16, 3))
+    # The generator draws the dark real images for both categories: every dark real
+    # image is covered (a copy of it), every bright one missed.
+    generated = np.concatenate([real[:8], real[:8]])
+    field = {"field_metrics_n": 16, "imagenet_metrics": True}
+    # Training real images: the held-out ones, slightly moved (all well inside).
+    train = real + 0.01 * rng.uniform(-1, 1, real.shape)
+
+    def recall_picture(name, field):
+        return gan_report._recall_picture(
+            str(tmp_path / name), clf, generated, real_cats, real, real_cats, train,
+            ("dark", "bright"), field, 3, 4,
+        )  # fmt: skip
+
+    out = recall_picture("recall.png", field)
+    assert out["recall_figure_space"] == "imagenet"
+    # Half the held-out images are copies of generated ones (reach 0), half far outside.
+    reach = out["recall_reach_quantiles"]
+    assert list(reach) == ["0.25", "0.5", "0.75", "0.9"]
+    assert reach["0.25"] == 0.0 and reach["0.75"] > 2.0
+    assert out["recall_reach_quantiles_real"]["0.9"] < 1.0
+    picture = np.asarray(Image.open(out["recall_figure"]))
+    # design.report.tile_grid: a 16 px header, rows of 32 px tiles (16 px images at
+    # 2x) with 14 px captions and 6 px gaps, 80 px of row labels; 4 rows of 4.
+    assert picture.shape == (16 + 4 * (32 + 14 + 6), 80 + 4 * (32 + 6), 3)
+
+    def tile(row, col):
+        top, left = 16 + row * 52, 80 + col * 38
+        return picture[top : top + 32 : 2, left : left + 32 : 2]
+
+    # Rows: dark missed (none), dark covered, bright missed, bright covered (none).
+    assert np.all(tile(0, 0) == 255) and np.all(tile(3, 0) == 255)
+    np.testing.assert_array_equal(tile(1, 0), to_uint8(real[0]))
+    np.testing.assert_array_equal(tile(2, 3), to_uint8(real[11]))
+    no_field = dict(field, field_metrics_n=None)
+    assert recall_picture("none.png", no_field) == dict.fromkeys(
+        [
+            "recall_figure",
+            "recall_figure_space",
+            "recall_reach_quantiles",
+            "recall_reach_quantiles_real",
+        ]
     )
 
 
@@ -186,6 +248,7 @@ def test_without_imagenet_the_report_says_why(setup, tmp_path, monkeypatch, capl
     # Said once, not once per draw.
     assert sum("--imagenet=false" in r.getMessage() for r in caplog.records) == 1
     assert report["fid_classifier"] is not None
+    assert report["recall_figure_space"] == "classifier"
     monkeypatch.setattr(gan_metrics, "imagenet_available", lambda: False)
     report = _report(setup, "perfect", tmp_path)
     assert report["fid_imagenet"] is None and "not installed" in report["imagenet_note"]

@@ -133,6 +133,14 @@ def test_precision_recall_by_group_matches_brute_force_per_group():
     assert got["per_group"][1]["recall"] == pytest.approx(real_inside[20:].mean())
     assert got["per_group"][1]["recall"] > 0.5 > got["per_group"][0]["recall"]
     assert got["per_group"][2]["recall"] is None  # no real sample of group 2
+    # The masks behind the figures, and how far outside each real sample lies.
+    membership = gan_metrics.manifold_membership(real, fake, k=3, max_block_bytes=8 * 45 * 7)
+    np.testing.assert_array_equal(membership["real_inside"], real_inside)
+    np.testing.assert_array_equal(membership["fake_inside"], fake_inside)
+    want_reach = (cross / radii(fake)[None, :]).min(1)
+    np.testing.assert_allclose(membership["real_reach"], want_reach, rtol=1e-9)
+    np.testing.assert_array_equal(membership["real_reach"] <= 1.0, real_inside)
+    assert real_inside.any() and not real_inside.all()  # both sides of 1 are exercised
     # Without groups the answer is the overall one alone.
     assert gan_metrics.precision_recall(real, fake, k=3) == {
         "precision": got["precision"],
@@ -162,6 +170,12 @@ def test_precision_recall_k_changes_the_answer_and_duplicates_count():
     want = _brute_precision_recall(dup, fakes, 1)
     assert (got["precision"], got["recall"]) == pytest.approx(want, abs=1e-12)
     assert got["precision"] == 0.5
+    # The other way round: real samples equal to duplicated fakes (radius 0) reach
+    # 0; beyond the balls of radius 0 alone, infinitely far.
+    reach = gan_metrics.manifold_membership(fakes[:2], dup, k=1)["real_reach"]
+    np.testing.assert_array_equal(reach, [0.0, 0.0])
+    lone = gan_metrics.manifold_membership(real[:2] + 0.5, np.repeat(real[:3], 2, 0), k=1)
+    assert np.all(np.isinf(lone["real_reach"])) and not lone["real_inside"].any()
 
 
 def test_precision_recall_extremes_and_errors():
