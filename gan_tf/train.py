@@ -40,6 +40,7 @@ GAN_FLAGS = config_flags.define_flags(
         "g_dense_width",
         "g_widths",
         "g_upsample",
+        "g_stride1_stages",
         "g_ema_decay",
         "d_widths",
         "d_condition_layers",
