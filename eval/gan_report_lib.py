@@ -160,23 +160,24 @@ def gan_report(
                 _real_unit_range(ds, classifier, draw_train_items),
             )
         )
-    field_draws = [
-        _field_metrics(ds, classifier, *draw_set, imagenet, precision_recall_k)
-        for draw_set in draw_sets
-    ]
+    # Only the first draw's features are kept: the recall picture is the headline draw's.
+    field_draws, headline_features = [], None
+    for draw_set in draw_sets:
+        draw_field, draw_features = _field_metrics(
+            ds, classifier, *draw_set, imagenet, precision_recall_k
+        )
+        if not field_draws:
+            headline_features = draw_features
+        field_draws.append(draw_field)
     field = field_draws[0]
     if field["imagenet_note"]:  # once, not once per draw: every draw has the same reason
         logging.warning(field["imagenet_note"])
     recall_picture = _recall_picture(
         os.path.join(workdir, "recall.png"),
-        classifier,
-        generated,
-        requested,
+        headline_features,
         real,
         real_cats,
-        train,
         names,
-        field,
         precision_recall_k,
         figure_samples,
     )
@@ -338,7 +339,7 @@ def _matched_generated(requested: np.ndarray, real_cats: np.ndarray) -> np.ndarr
 
 def _field_metrics(
     ds, classifier, generated, requested, real, real_cats, train_items, train, imagenet, neighbours
-) -> dict:
+) -> tuple[dict, dict]:
     """FID and precision/recall in both feature spaces, each beside real-vs-real.
 
     Args (besides the obvious): train_items, the training-real sample's item
@@ -346,7 +347,7 @@ def _field_metrics(
     [-1, 1].
 
     Returns:
-      {"field_metrics_n", "precision_recall_k", "imagenet_metrics" (bool),
+      (figures, features). figures: {"field_metrics_n", "precision_recall_k", "imagenet_metrics" (bool),
        "imagenet_note" (str or None), and for space in (imagenet,
        classifier): "fid_<space>", "precision_<space>", "recall_<space>"
        (generated vs held-out real) and the same names ending "_real"
@@ -355,6 +356,10 @@ def _field_metrics(
        the generated images of that category inside the real manifold and
        the held-out real images of that category inside the generated one;
        the ImageNet ones None when EfficientNet-Lite0 is not used}.
+      features: {space: {"train", "real", "generated"}}, each space's
+      float64 [N, D] features of the training real images, the held-out
+      real images and the category-matched generated images, as computed
+      for the figures (empty when the field metrics were skipped).
     """
     out = {"field_metrics_n": None, "precision_recall_k": neighbours}
     for space in ("imagenet", "classifier"):
@@ -379,13 +384,21 @@ def _field_metrics(
     else:
         spaces["imagenet"] = gan_metrics.imagenet_features
     out.update(imagenet_metrics="imagenet" in spaces, imagenet_note=note)
-    if not spaces:
-        return out
     names = ds.category_names
     set_categories = (categories[train_items], real_cats, requested[matched])
-    for space, features in spaces.items():
+    features = {}
+    for space, feature_fn in spaces.items():
+        features[space] = {
+            name: np.asarray(feature_fn(images), np.float64)
+            for name, images in (
+                ("train", train),
+                ("real", real),
+                ("generated", generated[matched]),
+            )
+        }
+        sets = features[space]
         suite = gan_metrics.quality_suite(
-            train, real, generated[matched], features, k=neighbours, categories=set_categories
+            sets["train"], sets["real"], sets["generated"], k=neighbours, categories=set_categories
         )
         out["field_metrics_n"] = suite["n"]
         for metric in ("fid", "precision", "recall"):
@@ -395,16 +408,14 @@ def _field_metrics(
             out[f"precision_recall_per_category_{space}{suffix}"] = {
                 names[c]: figures for c, figures in suite[which]["per_group"].items()
             }
-    return out
+    return out, features
 
 
 # The reach quantiles the report gives (`_recall_picture`).
 REACH_QUANTILES = (0.25, 0.5, 0.75, 0.9)
 
 
-def _recall_picture(
-    path, classifier, generated, requested, real, real_cats, train, names, field, k, per_row
-) -> dict:
+def _recall_picture(path, features, real, real_cats, names, k, per_row) -> dict:
     """What recall counts: how far each held-out real image lies from the generated manifold.
 
     In the headline draw's feature space (ImageNet EfficientNet-Lite0 when
@@ -421,6 +432,16 @@ def _recall_picture(
     with its reach. The generated set is the one recall was computed on:
     as many images of each category as the held-out sample has.
 
+    Args:
+      path: where the PNG goes.
+      features: the headline draw's `_field_metrics` features.
+      real: float32 [N, R, R, C] in [-1, 1], the held-out images whose
+        features are features[space]["real"]; real_cats int [N] their
+        categories.
+      names: category names by id.
+      k: the precision/recall neighbour.
+      per_row: images per row at most.
+
     Returns:
       {"recall_figure": path, "recall_figure_space": "imagenet" or
        "classifier", "recall_reach_quantiles" and
@@ -429,7 +450,7 @@ def _recall_picture(
        ball of radius 0 alone nearby, as a collapsed G gives)}; all four
       None when the report computed no field metrics (too few images).
     """
-    if field["field_metrics_n"] is None:
+    if not features:
         return dict.fromkeys(
             (
                 "recall_figure",
@@ -438,16 +459,10 @@ def _recall_picture(
                 "recall_reach_quantiles_real",
             )
         )
-    space = "imagenet" if field["imagenet_metrics"] else "classifier"
-    features = (
-        gan_metrics.imagenet_features
-        if space == "imagenet"
-        else functools.partial(gan_metrics.classifier_features, classifier)
-    )
-    real_features = features(real)
-    matched = _matched_generated(requested, real_cats)
-    membership = gan_metrics.manifold_membership(real_features, features(generated[matched]), k)
-    real_vs_real = gan_metrics.manifold_membership(real_features, features(train), k)
+    space = "imagenet" if "imagenet" in features else "classifier"
+    sets = features[space]
+    membership = gan_metrics.manifold_membership(sets["real"], sets["generated"], k)
+    real_vs_real = gan_metrics.manifold_membership(sets["real"], sets["train"], k)
     inside, reach = membership["real_inside"], membership["real_reach"]
     rows, labels = [], []
     for c in np.unique(real_cats):

@@ -176,8 +176,7 @@ def test_recall_by_category_finds_the_collapsed_category(setup, tmp_path):
     )
 
 
-def test_recall_figure_shows_the_missed_real_images(setup, tmp_path):
-    ds, clf = setup
+def test_recall_figure_shows_the_missed_real_images(tmp_path):
     rng = np.random.default_rng(3)
     # Dark images around -0.5, bright ones around +0.5, far apart in the stand-in
     # feature space (mean colour, contrast, thumbnail).
@@ -186,17 +185,17 @@ def test_recall_figure_shows_the_missed_real_images(setup, tmp_path):
     # The generator draws the dark real images for both categories: every dark real
     # image is covered (a copy of it), every bright one missed.
     generated = np.concatenate([real[:8], real[:8]])
-    field = {"field_metrics_n": 16, "imagenet_metrics": True}
     # Training real images: the held-out ones, slightly moved (all well inside).
     train = real + 0.01 * rng.uniform(-1, 1, real.shape)
+    sets = {"train": train, "real": real, "generated": generated}
+    features = {"imagenet": {name: _fake_imagenet_features(x) for name, x in sets.items()}}
 
-    def recall_picture(name, field):
+    def recall_picture(name, features):
         return gan_report._recall_picture(
-            str(tmp_path / name), clf, generated, real_cats, real, real_cats, train,
-            ("dark", "bright"), field, 3, 4,
-        )  # fmt: skip
+            str(tmp_path / name), features, real, real_cats, ("dark", "bright"), 3, 4
+        )
 
-    out = recall_picture("recall.png", field)
+    out = recall_picture("recall.png", features)
     assert out["recall_figure_space"] == "imagenet"
     # Half the held-out images are copies of generated ones (reach 0), half far outside.
     reach = out["recall_reach_quantiles"]
@@ -216,8 +215,8 @@ def test_recall_figure_shows_the_missed_real_images(setup, tmp_path):
     assert np.all(tile(0, 0) == 255) and np.all(tile(3, 0) == 255)
     np.testing.assert_array_equal(tile(1, 0), to_uint8(real[0]))
     np.testing.assert_array_equal(tile(2, 3), to_uint8(real[11]))
-    no_field = dict(field, field_metrics_n=None)
-    assert recall_picture("none.png", no_field) == dict.fromkeys(
+    # No features: the field metrics were skipped (too few images).
+    assert recall_picture("none.png", {}) == dict.fromkeys(
         [
             "recall_figure",
             "recall_figure_space",
