@@ -25,7 +25,10 @@ Presets (`preset(name)`):
   at 32 until 2026-12-06.
 - tuned32_stddev_fastd: tuned32_stddev with D's learning rate twice G's,
   the two time-scale rule (`tuned32_stddev_fastd_preset`). The default of
-  `gan_tf.train` at 32.
+  `gan_tf.train` at 32 until 2026-12-06 (fifth session).
+- tuned32_stddev_fastd_s1all: tuned32_stddev_fastd with a stride-1 conv
+  after every one of G's doubling stages (`tuned32_stddev_fastd_s1all_preset`).
+  The default of `gan_tf.train` at 32.
 - regularised64_b16_slowd_ema99: regularised64_b16_slowd with a shorter
   average of G's weights (`regularised_b16_slowd_ema99_preset`). The
   default of `gan_tf.train` at 64.
@@ -609,7 +612,9 @@ def tuned32_stddev_preset() -> GANConfig:
 
 
 def tuned32_stddev_fastd_preset() -> GANConfig:
-    """tuned32_stddev with D's Adam learning rate twice G's: the default at 32.
+    """tuned32_stddev with D's Adam learning rate twice G's.
+
+    The default at 32 until 2026-12-06 (now tuned32_stddev_fastd_s1all).
 
     d_learning_rate=4e-4 against G's 2e-4, the two time-scale update rule
     (Heusel et al. 2017); a departure from the paper's LSGAN, which trains
@@ -636,6 +641,38 @@ def tuned32_stddev_fastd_preset() -> GANConfig:
     shoes mottled.
     """
     return dataclasses.replace(tuned32_stddev_preset(), d_learning_rate=4e-4)
+
+
+def tuned32_stddev_fastd_s1all_preset() -> GANConfig:
+    """tuned32_stddev_fastd with a stride-1 conv after every G stage: the default at 32.
+
+    g_stride1_stages=3 (of 3): G refines its maps with a 3x3 stride-1 conv
+    of the same width at 8, 16 and 32 px, where tuned32 has one at 8 px
+    only (the release has one after each of its first two stages). Chosen
+    from `eval.gan_report`'s recall picture: the held-out photographs
+    farthest outside the generated manifold were thin straps, heels and
+    dungarees' bibs, detail made at the last two stages. An architecture
+    change, so a departure from the paper's LSGAN as the small presets'
+    widths already are.
+
+    Measured on fashion_mnist_users (`eval.gan_report --draws=10`, 90
+    epochs, 11,160 steps; EfficientNet-Lite0 features), against
+    tuned32_stddev_fastd on the same three training seeds and the same
+    report draws: ImageNet recall 0.543 +- 0.036, 0.489 +- 0.032, 0.464 +-
+    0.033 (mean 0.499) against 0.481, 0.452, 0.418 (0.450), higher on
+    every seed (+0.062, +0.037, +0.046); over the report's default three
+    draws 0.536, 0.477, 0.453 (0.489) against 0.467, 0.448, 0.440. FID
+    41.1, 42.7, 43.7 against 44.1, 44.2, 49.6 (real-vs-real 33.0);
+    precision 0.79, 0.78, 0.80 (goal 0.7); conditioning 0.990, 0.990,
+    0.997; checkerboard energy 1.01, 1.01, 1.03 of real. The same cost
+    per step as tuned32_stddev_fastd (7.0 steps/s alone on the reference
+    2-core CPU: 27 minutes). The held-out photographs' median reach to the
+    generated manifold is 1.00 to 1.01 radii (real-vs-real 0.91): recall
+    sits at the 0.5 goal, not clear of it. The samples (seed 2): plain,
+    printed and sequinned tops, trousers, sneakers, a heeled ankle boot,
+    sandals with their straps, one strappy heel in fragments.
+    """
+    return dataclasses.replace(tuned32_stddev_fastd_preset(), g_stride1_stages=3)
 
 
 def regularised_b16_slowd_ema99_preset() -> GANConfig:
@@ -676,6 +713,7 @@ PRESETS = {
     "regularised64_b16_slowd": regularised_b16_slowd_preset,
     "tuned32_stddev": tuned32_stddev_preset,
     "tuned32_stddev_fastd": tuned32_stddev_fastd_preset,
+    "tuned32_stddev_fastd_s1all": tuned32_stddev_fastd_s1all_preset,
     "regularised64_b16_slowd_ema99": regularised_b16_slowd_ema99_preset,
 }
 
@@ -688,7 +726,7 @@ def preset(name: str) -> GANConfig:
 
 
 def default_preset_name(resolution: int, full_size: bool = False) -> str:
-    """The default preset's name at a resolution: tuned32_stddev_fastd,
+    """The default preset's name at a resolution: tuned32_stddev_fastd_s1all,
     regularised64_b16_slowd_ema99, paper128.
 
     `full_size` at 64: the release's architecture (release64) instead.
@@ -698,7 +736,7 @@ def default_preset_name(resolution: int, full_size: bool = False) -> str:
     if resolution == 64:
         return "release64" if full_size else "regularised64_b16_slowd_ema99"
     if resolution == 32:
-        return "tuned32_stddev_fastd"
+        return "tuned32_stddev_fastd_s1all"
     raise ValueError(f"--resolution must be one of {RESOLUTIONS}, got {resolution}.")
 
 

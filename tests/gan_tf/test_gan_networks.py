@@ -188,14 +188,18 @@ def test_config_validation():
     assert (tuned.update, tuned.g_upsample, tuned.g_ema_decay) == ("alternating", "resize", 0.995)
     assert tuned.g_widths == gan_config.small_preset(64).g_widths
     # tuned32_stddev: tuned32 with the standard-deviation plane, 90 epochs, nothing else;
-    # the default at 32 is that with D's learning rate twice G's, nothing else.
+    # tuned32_stddev_fastd is that with D's learning rate twice G's, nothing else;
+    # the default at 32 is that with a stride-1 conv after every G stage, nothing else.
     stddev = gan_config.preset("tuned32_stddev")
     assert stddev == dataclasses.replace(gan_config.preset("tuned32"), d_stddev_group=4, epochs=90)
-    assert gan_config.preset_for_resolution(32) == gan_config.preset("tuned32_stddev_fastd")
+    fastd = gan_config.preset("tuned32_stddev_fastd")
+    assert fastd == dataclasses.replace(stddev, d_learning_rate=2 * stddev.learning_rate)
+    assert fastd.d_learning_rate == 4e-4
+    assert gan_config.preset_for_resolution(32) == gan_config.preset("tuned32_stddev_fastd_s1all")
     assert gan_config.preset_for_resolution(32) == dataclasses.replace(
-        stddev, d_learning_rate=2 * stddev.learning_rate
+        fastd, g_stride1_stages=len(fastd.g_widths)
     )
-    assert gan_config.preset_for_resolution(32).d_learning_rate == 4e-4
+    assert stddev.g_stride1_stages == 1  # the departure is the s1all preset's alone
     # regularised64: tuned64 with D regularised, nothing else changed;
     # regularised64_b16 is that at batch 16, nothing else changed.
     regularised = gan_config.preset("regularised64")
