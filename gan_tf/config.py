@@ -118,6 +118,8 @@ class GANConfig:
         ImageNet recall 0.000); no preset uses it.
       g_stride1_stages: how many of the first stride-2 stages are followed
         by a stride-1 transposed conv of the same width (the release: 2).
+      g_stride1_depth: how many such stride-1 convs follow each of those
+        stages, one after another (the release and every preset: 1).
       d_widths: channels of D's 5x5 stride-2 convs (the release:
         64/128/256/512).
       d_condition_layers: how many of D's layers, counted from the first
@@ -266,6 +268,7 @@ class GANConfig:
     g_widths: tuple[int, ...] = (64, 32, 16)
     g_upsample: str = "transpose"
     g_stride1_stages: int = 1
+    g_stride1_depth: int = 1
     d_widths: tuple[int, ...] = (16, 32, 64, 128)
     d_condition_layers: int = 2
     d_batch_norm: str = "joint"
@@ -303,6 +306,8 @@ class GANConfig:
             )
         if not 0 <= self.g_stride1_stages <= len(self.g_widths):
             raise ValueError(f"g_stride1_stages must be in [0, {len(self.g_widths)}].")
+        if self.g_stride1_depth < 1:
+            raise ValueError(f"g_stride1_depth must be >= 1, got {self.g_stride1_depth}.")
         if not self.d_widths:
             raise ValueError("d_widths must not be empty.")
         if not 0 <= self.d_condition_layers <= len(self.d_widths) + 1:

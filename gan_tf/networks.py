@@ -4,8 +4,8 @@ The structure follows the authors' release (AUTHORS_CODE.md), parameterised
 by resolution and widths through `GANConfig`:
 
 - G: concat(z, onehot(c)) -> dense to a 4x4 map -> 3x3 transposed convs,
-  stride 2 per doubling (the first `g_stride1_stages` each followed by a
-  stride-1 one) -> 3x3 stride-1 transposed conv to `channels` -> tanh.
+  stride 2 per doubling (the first `g_stride1_stages` each followed by
+  `g_stride1_depth` stride-1 ones) -> 3x3 stride-1 transposed conv to `channels` -> tanh.
   Batch norm + leaky ReLU on every hidden layer. With
   `g_upsample="resize"` each doubling is a nearest-neighbour resize and a
   3x3 conv instead (no checkerboard; a departure from the release);
@@ -78,9 +78,11 @@ def build_generator(config: GANConfig, seed: int | None = None) -> keras.Model:
     h = layers.LeakyReLU(config.leak)(h)
     h = layers.Reshape((4, 4, config.g_dense_width))(h)
     for i, width in enumerate(config.g_widths):
-        strides = (2,) + ((1,) if i < config.g_stride1_stages else ())
+        strides = (2,) + ((1,) * config.g_stride1_depth if i < config.g_stride1_stages else ())
         for j, stride in enumerate(strides):
-            name = f"up{i}" + ("" if j == 0 else "_s1")
+            # The first stride-1 conv keeps the name it had before depth was a
+            # field, so that checkpoints and exports of depth 1 still load.
+            name = f"up{i}" + ("" if j == 0 else "_s1" if j == 1 else f"_s1_{j}")
             if stride == 2 and config.g_upsample in _RESIZE_INTERPOLATION:
                 interpolation = _RESIZE_INTERPOLATION[config.g_upsample]
                 h = layers.UpSampling2D(2, interpolation=interpolation, name=name + "_resize")(h)

@@ -41,6 +41,7 @@ GAN_FLAGS = config_flags.define_flags(
         "g_widths",
         "g_upsample",
         "g_stride1_stages",
+        "g_stride1_depth",
         "g_ema_decay",
         "d_widths",
         "d_condition_layers",

@@ -138,6 +138,38 @@ def test_resize_generator_doubles_without_transposed_strides(mode, interpolation
         dataclasses.replace(base, g_upsample="cubic")
 
 
+def test_generator_stride1_depth_stacks_convs_after_the_first_stages():
+    """Depth d puts d stride-1 convs of the stage's width after each of the first stages."""
+    base = dataclasses.replace(gan_config.small_preset(32), g_stride1_stages=2)
+    deep = networks.build_generator(dataclasses.replace(base, g_stride1_depth=3), seed=0)
+    convs = [lay for lay in deep.layers if isinstance(lay, tf.keras.layers.Conv2DTranspose)]
+    got = [(lay.name, lay.output.shape[1], lay.filters, lay.strides[0]) for lay in convs]
+    w0, w1, w2 = base.g_widths
+    assert got == [
+        ("up0", 8, w0, 2),
+        ("up0_s1", 8, w0, 1),
+        ("up0_s1_2", 8, w0, 1),
+        ("up0_s1_3", 8, w0, 1),
+        ("up1", 16, w1, 2),
+        ("up1_s1", 16, w1, 1),
+        ("up1_s1_2", 16, w1, 1),
+        ("up1_s1_3", 16, w1, 1),
+        ("up2", 32, w2, 2),
+        ("to_image", 32, base.channels, 1),
+    ]
+    # Depth 1 (every preset) keeps its layer names, so its checkpoints load.
+    shallow = networks.build_generator(base, seed=0)
+    shallow_convs = [lay.name for lay in shallow.layers if isinstance(lay, type(convs[0]))]
+    assert shallow_convs == ["up0", "up0_s1", "up1", "up1_s1", "up2", "to_image"]
+    extra = 2 * (9 * w0 * w0 + 2 * w0) + 2 * (9 * w1 * w1 + 2 * w1)  # kernels + BN gamma, beta
+    trainable = lambda m: sum(int(np.prod(v.shape)) for v in m.trainable_weights)  # noqa: E731
+    assert trainable(deep) - trainable(shallow) == extra
+    z = tf.random.stateless_uniform([2, base.z_dim], (1, 2), -1.0, 1.0)
+    assert deep([z, tf.constant([0, 1])], training=False).shape == (2, 32, 32, base.channels)
+    with pytest.raises(ValueError, match="g_stride1_depth must be >= 1"):
+        dataclasses.replace(base, g_stride1_depth=0)
+
+
 def test_category_changes_outputs():
     config = gan_config.small_preset(32)
     g = networks.build_generator(config, seed=0)
