@@ -6,8 +6,15 @@ r"""What the field metrics say of real images under known, small degradations.
 A reading aid for `eval.gan_report`: FID and precision / recall (k = 3) of
 two disjoint, category-matched samples of a dataset's real images, the
 second one degraded: a Gaussian blur, additive Gaussian noise, a
-down-and-up resize, a partial rotation of the colour channels. "none" is
-the real-vs-real row of the report. On flat, rendered images (the
+down-and-up resize, a partial rotation of the colour channels; and the
+opposite, total-variation denoising, which flattens grain and keeps
+edges. "none" is the real-vs-real row of the report.
+
+With `--gan=W/export` the second sample is the GAN's images instead (as
+many per category, z ~ U(-1, 1) from --seed, at the GAN's resolution and
+channels), so each row says how far that transform moves the generated
+images towards the real ones: the denoising rows measure how much of the
+gap is grain. On flat, rendered images (the
 synthetic catalogue) EfficientNet-Lite0's features turn out to be very
 sensitive to pixel noise and blur: the table this writes says how close
 to the data a generator's pixels must be before a precision or recall
@@ -23,16 +30,18 @@ import dataclasses
 import functools
 import os
 
+import numpy as np
 from absl import app, flags
 
 from common import config_flags, runtime
-from common import flags as common_flags  # noqa: F401  (--workdir)
+from common import flags as common_flags  # noqa: F401  (--workdir, --gan)
 from common.images import to_unit_range
 from data import flags as data_flags
 from data import registry
 from data.core import DataError
 from eval import classifier as classifier_lib
 from eval.metric_sensitivity_lib import sensitivity, two_real_samples
+from exports.gan import load_gan
 from gan_tf.train_lib import grey_images
 from metrics import gan_metrics
 
@@ -42,8 +51,10 @@ class SensitivityConfig:
     """What the command line sets.
 
     Attributes:
-      resolution: image side the images are compared at (the GAN's).
-      channels: 1 or 3 (the GAN's); 0: 1 when the dataset's pixels are grey.
+      resolution: image side the images are compared at (the GAN's); 0:
+        the GAN's with --gan, else 64.
+      channels: 1 or 3 (the GAN's); 0: the GAN's with --gan, else 1 when
+        the dataset's pixels are grey (the GAN trains 1-channel then).
       samples_per_category: real images per category in each of the two
         samples (eval.gan_report's default, so N matches its report).
       space: "imagenet" (EfficientNet-Lite0 features) or "classifier" (the
@@ -53,7 +64,7 @@ class SensitivityConfig:
       seed: seeds the samples and the noise.
     """
 
-    resolution: int = 64
+    resolution: int = 0
     channels: int = 0
     samples_per_category: int = 100
     space: str = "imagenet"
@@ -76,17 +87,27 @@ def _run() -> dict:
         raise DataError(f"--space must be imagenet or classifier, got {config.space!r}.")
     os.makedirs(FLAGS.workdir, exist_ok=True)
     ds = registry.load(FLAGS.dataset, data_flags.options_from_flags())
-    # Grey pixels: the GAN trains 1-channel, so compare at 1 channel too.
-    channels = config.channels or (1 if grey_images(ds) else 3)
+    gan = load_gan(FLAGS.gan) if FLAGS.gan else None
+    resolution, channels = _image_shape(config, ds, gan)
     runtime.write_config(
         FLAGS.workdir,
-        {"dataset": FLAGS.dataset, **dataclasses.asdict(config), "channels": channels},
+        {
+            "dataset": FLAGS.dataset,
+            "gan": FLAGS.gan,
+            **dataclasses.asdict(config),
+            "resolution": resolution,
+            "channels": channels,
+        },
     )
     first, second = two_real_samples(ds, config.samples_per_category, config.seed)
-    reference, other = (
-        to_unit_range(classifier_lib.real_images(ds, items, config.resolution, channels))
-        for items in (first, second)
-    )
+    reference = to_unit_range(classifier_lib.real_images(ds, first, resolution, channels))
+    if gan is None:
+        other = to_unit_range(classifier_lib.real_images(ds, second, resolution, channels))
+    else:
+        # The GAN's images for the second sample's categories, z from --seed.
+        rng = np.random.default_rng([config.seed, 11])
+        z = rng.uniform(-1.0, 1.0, (len(second), gan.z_dim)).astype(np.float32)
+        other = gan.generate(z, np.asarray(ds.categories)[second])["images"]
     if config.space == "imagenet":
         if not gan_metrics.imagenet_available():
             raise DataError(
@@ -96,13 +117,14 @@ def _run() -> dict:
         features = gan_metrics.imagenet_features
     else:
         classifier = classifier_lib.train_category_classifier(
-            ds, config.resolution, channels, epochs=config.classifier_epochs, seed=config.seed
+            ds, resolution, channels, epochs=config.classifier_epochs, seed=config.seed
         )
         features = functools.partial(gan_metrics.classifier_features, classifier)
     rows = sensitivity(reference, other, features, config.seed)
     result = {
         "dataset": ds.name,
-        "resolution": config.resolution,
+        "compared": "generated" if gan else "real",
+        "resolution": resolution,
         "channels": channels,
         "space": config.space,
         "n": len(reference),
@@ -114,6 +136,25 @@ def _run() -> dict:
     )
     runtime.emit_result(result)
     return result
+
+
+def _image_shape(config: SensitivityConfig, ds, gan) -> tuple[int, int]:
+    """(resolution, channels) from the flags, the GAN and the dataset; DataError on a clash."""
+    if gan is None:
+        # Grey pixels: the GAN trains 1-channel, so compare at 1 channel too.
+        return config.resolution or 64, config.channels or (1 if grey_images(ds) else 3)
+    for flag, asked, has in (
+        ("--resolution", config.resolution, gan.resolution),
+        ("--channels", config.channels, gan.channels),
+    ):
+        if asked and asked != has:
+            raise DataError(f"{flag}={asked}, but the GAN at {gan.path} makes {has}; drop {flag}.")
+    if gan.num_categories != ds.num_categories:
+        raise DataError(
+            f"The GAN at {gan.path} has {gan.num_categories} categories, dataset {ds.name} "
+            f"{ds.num_categories}; pass the dataset it was trained on."
+        )
+    return gan.resolution, gan.channels
 
 
 main = runtime.absl_main(_run)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 from absl import logging
+from skimage.restoration import denoise_tv_chambolle
 
 from common import runtime
 from data.core import DataError
@@ -55,6 +56,30 @@ def mix_channels(images: np.ndarray, amount: float) -> np.ndarray:
     return np.clip(images + amount * (images[..., [1, 2, 0]] - images), -1.0, 1.0)
 
 
+def denoise_tv(images: np.ndarray, weight: float) -> np.ndarray:
+    """Total-variation denoising (Chambolle 2004) of each image, each channel alone.
+
+    scikit-image's `denoise_tv_chambolle(image, weight, channel_axis=-1)`
+    image by image: it stops each channel when its energy settles, which
+    takes a few iterations on a flat render and many on grain, so one call
+    per image (~3 ms at 64x64x3) is ten times faster than the same
+    iteration batched to the slowest channel (measured 2026-12-06). It
+    flattens grain and keeps edges.
+
+    Args:
+      images: float [N, H, W, C] images in [-1, 1].
+      weight: the TV weight in those units (larger flattens more).
+
+    Returns:
+      float32 [N, H, W, C] in [-1, 1].
+    """
+    out = [
+        denoise_tv_chambolle(np.asarray(i, np.float32), weight=weight, channel_axis=-1)
+        for i in images
+    ]
+    return np.clip(np.stack(out), -1.0, 1.0).astype(np.float32)
+
+
 def degradations(seed: int) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     """The degradations, by name, in the order of the table (each maps [-1, 1] images to such)."""
     rng = np.random.default_rng([seed, 7])
@@ -69,6 +94,10 @@ def degradations(seed: int) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
         "resize down-up 2x": functools.partial(down_up, factor=2),
         "resize down-up 4x": functools.partial(down_up, factor=4),
         "channel mix 0.3": functools.partial(mix_channels, amount=0.3),
+        # Not degradations but the opposite: what flattening grain buys (see
+        # --gan in eval.metric_sensitivity); on real renders they change little.
+        "TV denoise 0.05": functools.partial(denoise_tv, weight=0.05),
+        "TV denoise 0.1": functools.partial(denoise_tv, weight=0.1),
     }
 
 

@@ -98,3 +98,73 @@ def test_two_samples_are_disjoint_and_category_matched():
     assert len(first) == 10
     with pytest.raises(DataError, match="more than k"):
         lib.two_real_samples(ds, per_category=1, seed=0)
+
+
+def test_tv_denoising_flattens_grain_and_keeps_edges():
+    flat = np.full((2, 16, 16, 3), 0.4, np.float32)
+    np.testing.assert_allclose(lib.denoise_tv(flat, 0.1), flat, atol=1e-6)
+    rng = np.random.default_rng(0)
+    step = np.where(np.arange(16) < 8, -0.8, 0.8)[None, None, :, None] * np.ones((2, 16, 16, 1))
+    grainy = np.clip(step + rng.normal(0, 0.05, step.shape), -1, 1).astype(np.float32)
+    out = lib.denoise_tv(grainy, 0.1)
+    assert out.shape == grainy.shape and out.dtype == np.float32
+    # Grain within each half falls by more than half; the step keeps over 80% of its height.
+    for half in (slice(0, 7), slice(9, 16)):
+        assert out[:, :, half].std() < 0.5 * grainy[:, :, half].std()
+    assert out[:, :, 9:].mean() - out[:, :, :7].mean() > 0.8 * 1.6
+    # Each channel alone: a grey image in three channels denoises as one grey channel.
+    grey = lib.denoise_tv(grainy[..., :1], 0.1)
+    np.testing.assert_allclose(
+        lib.denoise_tv(np.repeat(grainy, 3, -1), 0.1), np.repeat(grey, 3, -1)
+    )
+
+
+def test_gan_mode_takes_the_gans_shape_and_refuses_a_clash():
+    from types import SimpleNamespace
+
+    from eval import metric_sensitivity as binary
+
+    ds = two_category_dataset(num_items=40)
+    gan = SimpleNamespace(path="/g", resolution=16, channels=3, num_categories=2)
+    config = binary.SensitivityConfig()
+    assert binary._image_shape(config, ds, gan) == (16, 3)
+    assert binary._image_shape(config, ds, None) == (64, 3)
+    with pytest.raises(DataError, match="--resolution=32, but the GAN at /g makes 16"):
+        binary._image_shape(binary.SensitivityConfig(resolution=32), ds, gan)
+    with pytest.raises(DataError, match="--channels=1, but the GAN at /g makes 3"):
+        binary._image_shape(binary.SensitivityConfig(channels=1), ds, gan)
+    with pytest.raises(DataError, match="has 3 categories, dataset tiny_two_category 2"):
+        binary._image_shape(config, ds, SimpleNamespace(**{**vars(gan), "num_categories": 3}))
+
+
+def test_binary_compares_a_gans_images(tmp_path):
+    """`--gan`: the table's second sample is the GAN's images, "compared" says so."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    gan_dir, out = str(tmp_path / "gan"), str(tmp_path / "sensitivity")
+    common = {"cwd": repo, "capture_output": True, "text": True, "timeout": 600}
+    train = subprocess.run(
+        [sys.executable, "-m", "gan_tf.train", "--dataset=synthetic_fashion/tiny",
+         "--resolution=32", "--g_widths=8,8,8", "--d_widths=8,8", "--g_dense_width=8",
+         "--max_steps=1", f"--workdir={gan_dir}"],
+        **common,
+    )  # fmt: skip
+    assert train.returncode == 0, train.stderr[-3000:]
+    proc = subprocess.run(
+        [sys.executable, "-m", "eval.metric_sensitivity", "--dataset=synthetic_fashion/tiny",
+         f"--gan={gan_dir}/export", "--samples_per_category=5", "--space=classifier",
+         "--classifier_epochs=1", f"--workdir={out}"],
+        **common,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (result["compared"], result["resolution"], result["channels"]) == ("generated", 32, 3)
+    assert [r["degradation"] for r in result["rows"]] == list(lib.degradations(0))
+    # An untrained G is nowhere near the renders: far from the real-vs-real floor.
+    assert all(r["precision"] < 0.5 for r in result["rows"])
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["gan"] == f"{gan_dir}/export"

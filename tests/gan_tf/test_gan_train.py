@@ -473,7 +473,8 @@ def test_binary_overrides_reach_the_config(tmp_path):
         "--max_steps=1",
         "--g_dense_width=32",
         "--g_widths=16,8,8",
-        "--g_stride1_stages=3",  # the 32 px default has 1
+        "--g_stride1_stages=2",  # the 32 px default has 3, so the flag is seen
+        "--g_stride1_depth=2",
         "--d_widths=8,16,16,16",
         "--g_ema_decay=0",
         "--update=simultaneous",
@@ -500,7 +501,8 @@ def test_binary_overrides_reach_the_config(tmp_path):
         config = json.load(f)
     assert config["g_dense_width"] == 32
     assert config["g_widths"] == [16, 8, 8]
-    assert config["g_stride1_stages"] == 3
+    assert config["g_stride1_stages"] == 2
+    assert config["g_stride1_depth"] == 2
     assert config["d_widths"] == [8, 16, 16, 16]
     assert config["g_ema_decay"] == 0.0
     assert config["update"] == "simultaneous"
