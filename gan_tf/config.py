@@ -120,6 +120,10 @@ class GANConfig:
         by a stride-1 transposed conv of the same width (the release: 2).
       g_stride1_depth: how many such stride-1 convs follow each of those
         stages, one after another (the release and every preset: 1).
+        Measured on fashion_mnist_users (the 32 px default with depth 2,
+        2026-12-06, seeds 0 and 1, ten report draws): ImageNet recall
+        0.490 and 0.414 against the default's 0.543 and 0.489, a third
+        slower; no preset uses more than 1.
       d_widths: channels of D's 5x5 stride-2 convs (the release:
         64/128/256/512).
       d_condition_layers: how many of D's layers, counted from the first
