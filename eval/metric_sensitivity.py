@@ -40,9 +40,8 @@ from data import flags as data_flags
 from data import registry
 from data.core import DataError
 from eval import classifier as classifier_lib
-from eval.metric_sensitivity_lib import sensitivity, two_real_samples
+from eval.metric_sensitivity_lib import image_shape, sensitivity, two_real_samples
 from exports.gan import load_gan
-from gan_tf.train_lib import grey_images
 from metrics import gan_metrics
 
 
@@ -88,7 +87,7 @@ def _run() -> dict:
     os.makedirs(FLAGS.workdir, exist_ok=True)
     ds = registry.load(FLAGS.dataset, data_flags.options_from_flags())
     gan = load_gan(FLAGS.gan) if FLAGS.gan else None
-    resolution, channels = _image_shape(config, ds, gan)
+    resolution, channels = image_shape(config.resolution, config.channels, ds, gan)
     runtime.write_config(
         FLAGS.workdir,
         {
@@ -136,25 +135,6 @@ def _run() -> dict:
     )
     runtime.emit_result(result)
     return result
-
-
-def _image_shape(config: SensitivityConfig, ds, gan) -> tuple[int, int]:
-    """(resolution, channels) from the flags, the GAN and the dataset; DataError on a clash."""
-    if gan is None:
-        # Grey pixels: the GAN trains 1-channel, so compare at 1 channel too.
-        return config.resolution or 64, config.channels or (1 if grey_images(ds) else 3)
-    for flag, asked, has in (
-        ("--resolution", config.resolution, gan.resolution),
-        ("--channels", config.channels, gan.channels),
-    ):
-        if asked and asked != has:
-            raise DataError(f"{flag}={asked}, but the GAN at {gan.path} makes {has}; drop {flag}.")
-    if gan.num_categories != ds.num_categories:
-        raise DataError(
-            f"The GAN at {gan.path} has {gan.num_categories} categories, dataset {ds.name} "
-            f"{ds.num_categories}; pass the dataset it was trained on."
-        )
-    return gan.resolution, gan.channels
 
 
 main = runtime.absl_main(_run)

@@ -12,6 +12,7 @@ from skimage.restoration import denoise_tv_chambolle
 
 from common import runtime
 from data.core import DataError
+from gan_tf.train_lib import grey_images
 from metrics import gan_metrics
 
 
@@ -99,6 +100,36 @@ def degradations(seed: int) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
         "TV denoise 0.05": functools.partial(denoise_tv, weight=0.05),
         "TV denoise 0.1": functools.partial(denoise_tv, weight=0.1),
     }
+
+
+def image_shape(resolution: int, channels: int, ds, gan) -> tuple[int, int]:
+    """The (resolution, channels) to compare at: the flags', the GAN's or the dataset's.
+
+    Args:
+      resolution: --resolution; 0: the GAN's, or 64 without one.
+      channels: --channels; 0: the GAN's, or 1 when the dataset's pixels are
+        grey (a GAN trains 1-channel on them), else 3.
+      ds: the dataset.
+      gan: a loaded GAN export, or None.
+
+    Raises:
+      DataError: a flag asks for another shape than the GAN makes, or the
+        GAN's categories are not the dataset's.
+    """
+    if gan is None:
+        return resolution or 64, channels or (1 if grey_images(ds) else 3)
+    for flag, asked, has in (
+        ("--resolution", resolution, gan.resolution),
+        ("--channels", channels, gan.channels),
+    ):
+        if asked and asked != has:
+            raise DataError(f"{flag}={asked}, but the GAN at {gan.path} makes {has}; drop {flag}.")
+    if gan.num_categories != ds.num_categories:
+        raise DataError(
+            f"The GAN at {gan.path} has {gan.num_categories} categories, dataset {ds.name} "
+            f"{ds.num_categories}; pass the dataset it was trained on."
+        )
+    return gan.resolution, gan.channels
 
 
 def two_real_samples(ds, per_category: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

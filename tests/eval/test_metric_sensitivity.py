@@ -122,19 +122,18 @@ def test_tv_denoising_flattens_grain_and_keeps_edges():
 def test_gan_mode_takes_the_gans_shape_and_refuses_a_clash():
     from types import SimpleNamespace
 
-    from eval import metric_sensitivity as binary
-
     ds = two_category_dataset(num_items=40)
     gan = SimpleNamespace(path="/g", resolution=16, channels=3, num_categories=2)
-    config = binary.SensitivityConfig()
-    assert binary._image_shape(config, ds, gan) == (16, 3)
-    assert binary._image_shape(config, ds, None) == (64, 3)
+    assert lib.image_shape(0, 0, ds, gan) == (16, 3)
+    assert lib.image_shape(16, 3, ds, gan) == (16, 3)
+    assert lib.image_shape(0, 0, ds, None) == (64, 3)
+    assert lib.image_shape(32, 1, ds, None) == (32, 1)
     with pytest.raises(DataError, match="--resolution=32, but the GAN at /g makes 16"):
-        binary._image_shape(binary.SensitivityConfig(resolution=32), ds, gan)
+        lib.image_shape(32, 0, ds, gan)
     with pytest.raises(DataError, match="--channels=1, but the GAN at /g makes 3"):
-        binary._image_shape(binary.SensitivityConfig(channels=1), ds, gan)
+        lib.image_shape(0, 1, ds, gan)
     with pytest.raises(DataError, match="has 3 categories, dataset tiny_two_category 2"):
-        binary._image_shape(config, ds, SimpleNamespace(**{**vars(gan), "num_categories": 3}))
+        lib.image_shape(0, 0, ds, SimpleNamespace(**{**vars(gan), "num_categories": 3}))
 
 
 def test_binary_compares_a_gans_images(tmp_path):
