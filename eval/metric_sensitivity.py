@@ -8,17 +8,17 @@ two disjoint, category-matched samples of a dataset's real images, the
 second one degraded: a Gaussian blur, additive Gaussian noise, a
 down-and-up resize, a partial rotation of the colour channels; and the
 opposite, total-variation denoising, which flattens grain and keeps
-edges. "none" is the real-vs-real row of the report.
+edges. "none" is the real-vs-real row of the report. On flat, rendered
+images (the synthetic catalogue) EfficientNet-Lite0's features turn out
+to be very sensitive to pixel noise and blur: the table this writes says
+how close to the data a generator's pixels must be before a precision or
+recall goal on those features can be met.
 
 With `--gan=W/export` the second sample is the GAN's images instead (as
 many per category, z ~ U(-1, 1) from --seed, at the GAN's resolution and
 channels), so each row says how far that transform moves the generated
 images towards the real ones: the denoising rows measure how much of the
-gap is grain. On flat, rendered images (the
-synthetic catalogue) EfficientNet-Lite0's features turn out to be very
-sensitive to pixel noise and blur: the table this writes says how close
-to the data a generator's pixels must be before a precision or recall
-goal on those features can be met.
+gap is grain.
 
 Writes WORKDIR/config.json and sensitivity.json; one JSON line per
 degradation on stderr's log, and one JSON line of all of them on stdout.
