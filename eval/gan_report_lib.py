@@ -44,6 +44,9 @@ def gan_report(
     imagenet: bool = True,
     precision_recall_k: int = gan_metrics.PRECISION_RECALL_K,
     draws: int = 1,
+    invert: bool = False,
+    invert_restarts: int = 4,
+    invert_steps: int = 300,
 ) -> dict:
     """Computes the report (see `eval/gan_report.py`) and writes fig4.png.
 
@@ -79,6 +82,14 @@ def gan_report(
         sets the rest of the report uses); with more, each figure's mean
         and standard deviation over the draws are added (`_over_draws`): a
         300-image recall varies by about +-0.05 from draw to draw.
+      invert: also invert the headline draw's training-real images into G
+        (eq. 12, `design.inversion.LatentSearch`) and compute the field
+        metrics of those inversions against the held-out real images
+        (`_inversion`): how much of the real manifold G can draw at all,
+        beside how much its samples cover. Needs `gan.path` to be a GAN
+        export.
+      invert_restarts: random starts per inverted image (best l1 kept).
+      invert_steps: Adam steps of each inversion.
 
     Returns:
       The report as a dict (also written to WORKDIR/report.json).
@@ -89,6 +100,11 @@ def gan_report(
     start = time.perf_counter()
     if draws < 1:  # before the classifier's training, not after it
         raise ValueError(f"draws must be >= 1, got {draws}.")
+    if invert and (invert_restarts < 1 or invert_steps < 0):
+        raise ValueError(
+            f"invert_restarts must be >= 1 and invert_steps >= 0, got {invert_restarts} and "
+            f"{invert_steps}."
+        )
     if gan.num_categories != ds.num_categories or (tuple(ds.category_names) != gan.category_names):
         raise DataError(
             f"The GAN at {gan.path} was trained on categories {list(gan.category_names)}, "
@@ -181,6 +197,19 @@ def gan_report(
         precision_recall_k,
         figure_samples,
     )
+    inversion = {}
+    if invert:
+        inversion = _inversion(
+            gan.path,
+            ds,
+            classifier,
+            draw_sets[0],
+            imagenet,
+            precision_recall_k,
+            dict(restarts=invert_restarts, steps=invert_steps, seed=seed),
+            os.path.join(workdir, "inversion.png"),
+            figure_samples,
+        )
     checkerboard = _checkerboard(generated, real)
     # The first draw's training images also give the spectrum's real-vs-real row.
     spectrum = _spectrum(generated, real, train)
@@ -230,6 +259,7 @@ def gan_report(
         "nearest_l1_mean": float(distance.mean() / 255.0),
         "fig4": fig,
         **recall_picture,
+        **inversion,
         "seconds": time.perf_counter() - start,
     }
     runtime.atomic_write_text(os.path.join(workdir, "report.json"), runtime.to_json(report, 2))
@@ -409,6 +439,104 @@ def _field_metrics(
                 names[c]: figures for c, figures in suite[which]["per_group"].items()
             }
     return out, features
+
+
+# Targets per call of the inversion (bounds memory: restarts x this many images through G).
+_INVERSION_CHUNK = 100
+
+
+def _inversion(
+    gan_path, ds, classifier, draw_set, imagenet, neighbours, search, figure_path, per_row
+) -> dict:
+    """G's range: the field metrics of G's l1-closest images to real ones.
+
+    Each of the headline draw's training-real images (the real-vs-real
+    row's) is inverted into G (eq. 12: the z of its own category whose
+    image is l1-closest, best of `search["restarts"]` Adam runs of
+    `search["steps"]` steps); those inversions then stand where the
+    generated images stood, against the same held-out real images. If G
+    could draw every real image, they would score as real-vs-real; their
+    recall is the most of the real manifold any sampling of this G's
+    codes could cover, so a sampled recall at or near it says the gap is
+    in what G can draw, not in where its samples fall. (An l1 inversion is
+    a local search: a better one could only raise these figures.)
+
+    Args:
+      gan_path: the GAN export (`exports.gan.load_generator` reads it).
+      draw_set: the headline draw's (generated, requested, real, real_cats,
+        train_items, train).
+      search: {"restarts", "steps", "seed"} of the inversion.
+      figure_path: where the picture goes (per category, `per_row` real
+        images over their inversions).
+
+    Returns:
+      {"inversion_restarts", "inversion_steps", "inversion_l1_mean",
+      "inversion_l1_per_category", "inversion_figure"} and, for each
+      space the field metrics used, "inversion_<fid|precision|recall>_<space>"
+      and "inversion_precision_recall_per_category_<space>".
+    """
+    # Imported here: only reports that invert pay for the design package's graph code.
+    from design.config import DesignConfig
+    from design.inversion import LatentSearch
+    from exports.gan import load_generator
+
+    _, _, real, real_cats, train_items, train = draw_set
+    categories = np.asarray(ds.categories)[train_items]
+    searcher = LatentSearch(
+        load_generator(gan_path),
+        DesignConfig(
+            inversion_restarts=search["restarts"],
+            inversion_steps=search["steps"],
+            seed=search["seed"],
+        ),
+    )
+    images, l1 = [], []
+    for start in range(0, len(train), _INVERSION_CHUNK):
+        part = slice(start, start + _INVERSION_CHUNK)
+        result = searcher.invert(train[part], categories[part], seed=search["seed"] + start)
+        images.append(result.images)
+        l1.append(result.l1)
+    images, l1 = np.concatenate(images), np.concatenate(l1)
+    figures, _ = _field_metrics(
+        ds,
+        classifier,
+        images,
+        categories,
+        real,
+        real_cats,
+        train_items,
+        train,
+        imagenet,
+        neighbours,
+    )
+    names = ds.category_names
+    shown = np.concatenate(
+        [np.flatnonzero(categories == c)[:per_row] for c in range(ds.num_categories)]
+    )
+    out = {
+        "inversion_restarts": search["restarts"],
+        "inversion_steps": search["steps"],
+        "inversion_l1_mean": float(l1.mean()),
+        "inversion_l1_per_category": {
+            names[c]: float(l1[categories == c].mean())
+            for c in range(ds.num_categories)
+            if np.any(categories == c)
+        },
+        "inversion_figure": quality.write_neighbours_figure(
+            figure_path,
+            train[shown],
+            images[shown],
+            categories[shown],
+            names,
+            lower_label="G's closest (l1)",
+        ),
+    }
+    for space in ("imagenet", "classifier"):
+        if figures[f"fid_{space}"] is None:
+            continue
+        for metric in ("fid", "precision", "recall", "precision_recall_per_category"):
+            out[f"inversion_{metric}_{space}"] = figures[f"{metric}_{space}"]
+    return out
 
 
 # The reach quantiles the report gives (`_recall_picture`).

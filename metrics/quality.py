@@ -310,6 +310,7 @@ def neighbours_figure(
     group_names=None,
     scale: int = 2,
     label_width: int = 110,
+    lower_label: str = "nearest (l1)",
 ) -> np.ndarray:
     """The paper's Fig. 4 as pixels: per group, a row of samples over a row of their neighbours.
 
@@ -320,6 +321,7 @@ def neighbours_figure(
       group_names: optional names indexed by group id.
       scale: nearest-neighbour upscaling of every image.
       label_width: pixels for the row labels on the left.
+      lower_label: the label of each group's lower row.
 
     Returns:
       uint8 [height, width, 3] RGB picture.
@@ -342,7 +344,7 @@ def neighbours_figure(
         top = row * (2 * h + 3 * gap)
         name = str(group_names[g]) if group_names is not None else str(g)
         draw.text((4, top + h // 2 - 6), name, fill=(0, 0, 0))
-        draw.text((4, top + h + gap + h // 2 - 6), "nearest (l1)", fill=(110, 110, 110))
+        draw.text((4, top + h + gap + h // 2 - 6), lower_label, fill=(110, 110, 110))
         for col, k in enumerate(np.flatnonzero(groups == g)):
             left = label_width + col * (w + gap)
             for img, y in ((gen[k], top), (near[k], top + h + gap)):

@@ -98,7 +98,7 @@ def test_objective_matches_the_exports_called_directly(designer):
 
 def test_chunked_ascent_is_one_ascent_and_reports_progress(designer, monkeypatch):
     """Adam's moments and step count carry across chunks: 1 chunk == 7 chunks, bit for bit."""
-    from design import optimize
+    from design import inversion
 
     reports = []
 
@@ -109,11 +109,11 @@ def test_chunked_ascent_is_one_ascent_and_reports_progress(designer, monkeypatch
         def update(self, done, force=False):
             reports[-1][2].append(done)
 
-    monkeypatch.setattr(optimize, "Progress", Recorder)
+    monkeypatch.setattr(inversion, "Progress", Recorder)
     users, cats = np.array([0, 3]), np.array([1, 0])
     runs = {}
     for chunks in (1, 7):
-        monkeypatch.setattr(optimize, "_PROGRESS_CHUNKS", chunks)
+        monkeypatch.setattr(inversion, "_PROGRESS_CHUNKS", chunks)
         runs[chunks] = designer.maximize(users, cats, seed=2)
     for field in ("z", "objective", "history", "best_image"):
         np.testing.assert_array_equal(getattr(runs[1], field), getattr(runs[7], field))
@@ -122,9 +122,9 @@ def test_chunked_ascent_is_one_ascent_and_reports_progress(designer, monkeypatch
     # 40 steps in chunks of 6: a report after each, then the closing one.
     assert done == [6, 12, 18, 24, 30, 36, 40, 40]
     # Tailoring keeps every step's code through the chunks as well.
-    monkeypatch.setattr(optimize, "_PROGRESS_CHUNKS", 20)
+    monkeypatch.setattr(inversion, "_PROGRESS_CHUNKS", 20)
     many = designer.tailor(np.zeros((16, 16, 3), np.uint8), 1, [0, 2], seed=1)
-    monkeypatch.setattr(optimize, "_PROGRESS_CHUNKS", 1)
+    monkeypatch.setattr(inversion, "_PROGRESS_CHUNKS", 1)
     one = designer.tailor(np.zeros((16, 16, 3), np.uint8), 1, [0, 2], seed=1)
     np.testing.assert_array_equal(many.images, one.images)
     assert [r[0].split(" ")[0] for r in reports[-4:]] == ["inversion", "tailoring"] * 2

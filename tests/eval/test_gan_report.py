@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from common.images import to_uint8, to_unit_range
@@ -321,3 +322,78 @@ def test_spectrum_ratio_is_none_where_real_images_have_no_power():
     assert spectrum["spectrum_band_ratio_real"] == [None] * 4
     same = gan_report._spectrum(generated, generated, generated[:0])
     assert same["spectrum_band_ratio"] == [1.0] * 4 and same["spectrum_band_ratio_real"] is None
+
+
+class RangeStandIn:
+    """A stand-in `LoadedGenerator` whose range is known: every 16x16x3 image, or faint ones only.
+
+    "everything": G(z, c) = z as an image (z_dim = 768), so eq. 12 can
+    reproduce any real image; "faint": G(z, c) = z / 10, pixels within
+    0.1 of mid-grey, while the dataset's images are dark (about -0.7) or
+    bright (about 0.65): however well chosen, none is like a real one.
+    """
+
+    resolution, channels, z_dim, num_categories = 16, 3, 16 * 16 * 3, 2
+    category_names, path = ("dark", "bright"), "range-stand-in"
+
+    def __init__(self, drawn: str):
+        self.drawn = drawn
+
+    def check_categories(self, categories):
+        return np.asarray(categories, np.int32).reshape(-1)
+
+    def generate(self, z, category):
+        del category
+        images = tf.reshape(z, [-1, 16, 16, 3])
+        return images / 10.0 if self.drawn == "faint" else images
+
+
+@pytest.mark.parametrize("drawn", ["everything", "faint"])
+def test_inversion_measures_what_g_can_draw(setup, tmp_path, monkeypatch, drawn):
+    from exports import gan as gan_exports
+
+    loaded = []
+    monkeypatch.setattr(
+        gan_exports, "load_generator", lambda path: loaded.append(path) or RangeStandIn(drawn)
+    )
+    report = _report(setup, "perfect", tmp_path, invert=True, invert_restarts=2, invert_steps=150)
+    assert loaded == ["stand-in"]  # the report's GAN export, read once
+    assert report["inversion_restarts"] == 2 and report["inversion_steps"] == 150
+    assert set(report["inversion_l1_per_category"]) == {"dark", "bright"}
+    for space in ("imagenet", "classifier"):
+        fid, precision, recall = (
+            report[f"inversion_{m}_{space}"] for m in ("fid", "precision", "recall")
+        )
+        if drawn == "everything":
+            # Inverted, the training-real images come back: the real-vs-real row again.
+            assert precision > 0.7 and recall > 0.7
+            assert fid < 2 * report[f"fid_{space}_real"] + 0.05
+        else:
+            # G's closest images are still mid-grey: outside the real manifold.
+            assert precision < 0.1 and recall < 0.1
+            assert fid > 5 * report[f"fid_{space}_real"] + 1.0
+        assert set(report[f"inversion_precision_recall_per_category_{space}"]) == {
+            "dark",
+            "bright",
+        }
+    if drawn == "everything":
+        assert report["inversion_l1_mean"] < 0.03
+    else:
+        # At best 0.1 short of every real pixel, which lie 0.45 to 0.95 from mid-grey.
+        assert report["inversion_l1_mean"] > 0.4
+    figure = np.asarray(Image.open(report["inversion_figure"]))
+    assert figure.shape[0] == 2 * (2 * 32 + 12)  # two categories, real over inverted
+    saved = json.load(open(os.path.join(tmp_path, "report.json")))
+    assert saved["inversion_recall_imagenet"] == report["inversion_recall_imagenet"]
+
+
+def test_inversion_arguments_are_checked_before_the_classifier_trains(setup, tmp_path, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("the classifier was trained before the inversion was checked")
+
+    monkeypatch.setattr(classifier_lib, "train_category_classifier", no_training)
+    ds, _ = setup
+    with pytest.raises(ValueError, match="invert_restarts must be >= 1"):
+        gan_report.gan_report(
+            StandInGAN(ds, "perfect"), ds, str(tmp_path), invert=True, invert_restarts=0
+        )
