@@ -50,9 +50,10 @@ r"""Quality figures of a GAN export (issue 5's "Done when") and the paper's Fig.
    l1-closest kept), and the inversions' FID, precision and recall against
    the held-out real images are logged beside the samples' and
    real-vs-real (report.json: `inversion_*`; inversion.png shows real
-   images over their inversions). Their recall is as much of the real
-   manifold as G can draw at all: a sampled recall near it means the
-   shortfall is in what G can draw, not in where its samples fall. It
+   images over their inversions). Their recall estimates how much of the
+   real manifold G can draw at all (a low estimate: the search is local
+   and in pixels); a sampled recall near it means the shortfall is in
+   what G can draw rather than in where its samples fall. It
    costs restarts x steps G passes per image (about 6 minutes for 300
    Fashion-MNIST images at 4 x 300 on 2 cores), so it is off by default.
 

@@ -85,9 +85,9 @@ def gan_report(
       invert: also invert the headline draw's training-real images into G
         (eq. 12, `design.inversion.LatentSearch`) and compute the field
         metrics of those inversions against the held-out real images
-        (`_inversion`): how much of the real manifold G can draw at all,
-        beside how much its samples cover. Needs `gan.path` to be a GAN
-        export.
+        (`_inversion`): an estimate of how much of the real manifold G can
+        draw at all, beside how much its samples cover. Needs `gan.path`
+        to be a GAN export.
       invert_restarts: random starts per inverted image (best l1 kept).
       invert_steps: Adam steps of each inversion.
 
@@ -455,11 +455,13 @@ def _inversion(
     image is l1-closest, best of `search["restarts"]` Adam runs of
     `search["steps"]` steps); those inversions then stand where the
     generated images stood, against the same held-out real images. If G
-    could draw every real image, they would score as real-vs-real; their
-    recall is the most of the real manifold any sampling of this G's
-    codes could cover, so a sampled recall at or near it says the gap is
-    in what G can draw, not in where its samples fall. (An l1 inversion is
-    a local search: a better one could only raise these figures.)
+    could draw every real image, they would score as real-vs-real. Their
+    recall estimates how much of the real manifold G can draw at all, one
+    chosen code per real image; a sampled recall near it says the gap is
+    in what G can draw rather than in where its samples fall. The search
+    is local and in pixels, so G may hold images nearer in feature space
+    than these: the figures are what G's l1-closest images reach, a low
+    estimate of its range rather than a bound.
 
     Args:
       gan_path: the GAN export (`exports.gan.load_generator` reads it).
