@@ -20,9 +20,10 @@ Paper Section III-D, on two exports (see `exports/`):
   Delta upscales G's R x R images to Phi's S x S input by nearest
   neighbour (and tiles grey images to RGB).
 - `Designer.invert` solves eq. 12, min_z' ||G_c(tanh z') - nabla X||_1
-  with restarts (`design.inversion.LatentSearch`, a base class that needs
-  no recommender, runs it and the Adam loop both use), and `Designer.tailor` ascends eq. 10 from the inverted
-  code, keeping snapshots (Fig. 6: iterations 0, 10, ..., 50).
+  with restarts, and `Designer.tailor` ascends eq. 10 from the inverted
+  code, keeping snapshots (Fig. 6: iterations 0, 10, ..., 50). The
+  inversion and the Adam loop both use live in a base class that needs no
+  recommender, `design.inversion.LatentSearch`.
 
 Adam acts elementwise and G, Phi and D run in inference mode, so the rows
 of a batch do not interact: a batch of restarts gives the result of

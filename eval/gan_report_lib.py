@@ -199,14 +199,20 @@ def gan_report(
     )
     inversion = {}
     if invert:
+        # Imported here: only reports that invert pay for the design package.
+        from design.config import DesignConfig
+
         inversion = _inversion(
             gan.path,
             ds,
             classifier,
             draw_sets[0],
+            headline_features,
             imagenet,
             precision_recall_k,
-            dict(restarts=invert_restarts, steps=invert_steps, seed=seed),
+            DesignConfig(
+                inversion_restarts=invert_restarts, inversion_steps=invert_steps, seed=seed
+            ),
             os.path.join(workdir, "inversion.png"),
             figure_samples,
         )
@@ -368,13 +374,25 @@ def _matched_generated(requested: np.ndarray, real_cats: np.ndarray) -> np.ndarr
 
 
 def _field_metrics(
-    ds, classifier, generated, requested, real, real_cats, train_items, train, imagenet, neighbours
+    ds,
+    classifier,
+    generated,
+    requested,
+    real,
+    real_cats,
+    train_items,
+    train,
+    imagenet,
+    neighbours,
+    real_features=None,
 ) -> tuple[dict, dict]:
     """FID and precision/recall in both feature spaces, each beside real-vs-real.
 
     Args (besides the obvious): train_items, the training-real sample's item
     ids (`_train_items`), and train, their images float32 [N, R, R, C] in
-    [-1, 1].
+    [-1, 1]; real_features, this function's own features of these `train`
+    and `real` images from an earlier call ({space: {"train", "real"}}),
+    reused instead of computed again.
 
     Returns:
       (figures, features). figures: {"field_metrics_n", "precision_recall_k", "imagenet_metrics" (bool),
@@ -418,8 +436,9 @@ def _field_metrics(
     set_categories = (categories[train_items], real_cats, requested[matched])
     features = {}
     for space, feature_fn in spaces.items():
+        known = (real_features or {}).get(space, {})
         features[space] = {
-            name: np.asarray(feature_fn(images), np.float64)
+            name: known[name] if name in known else np.asarray(feature_fn(images), np.float64)
             for name, images in (
                 ("train", train),
                 ("real", real),
@@ -446,14 +465,23 @@ _INVERSION_CHUNK = 100
 
 
 def _inversion(
-    gan_path, ds, classifier, draw_set, imagenet, neighbours, search, figure_path, per_row
+    gan_path,
+    ds,
+    classifier,
+    draw_set,
+    draw_features,
+    imagenet,
+    neighbours,
+    search,
+    figure_path,
+    per_row,
 ) -> dict:
     """G's range: the field metrics of G's l1-closest images to real ones.
 
     Each of the headline draw's training-real images (the real-vs-real
     row's) is inverted into G (eq. 12: the z of its own category whose
-    image is l1-closest, best of `search["restarts"]` Adam runs of
-    `search["steps"]` steps); those inversions then stand where the
+    image is l1-closest, best of `search.inversion_restarts` Adam runs of
+    `search.inversion_steps` steps); those inversions then stand where the
     generated images stood, against the same held-out real images. If G
     could draw every real image, they would score as real-vs-real. Their
     recall estimates how much of the real manifold G can draw at all, one
@@ -467,7 +495,10 @@ def _inversion(
       gan_path: the GAN export (`exports.gan.load_generator` reads it).
       draw_set: the headline draw's (generated, requested, real, real_cats,
         train_items, train).
-      search: {"restarts", "steps", "seed"} of the inversion.
+      draw_features: `_field_metrics`' features of that draw ({space:
+        {"train", "real", "generated"}}); the real sets' are reused.
+      search: a `design.config.DesignConfig`: the inversion's restarts,
+        steps and step size, and its seed.
       figure_path: where the picture goes (per category, `per_row` real
         images over their inversions).
 
@@ -478,24 +509,16 @@ def _inversion(
       and "inversion_precision_recall_per_category_<space>".
     """
     # Imported here: only reports that invert pay for the design package's graph code.
-    from design.config import DesignConfig
     from design.inversion import LatentSearch
     from exports.gan import load_generator
 
     _, _, real, real_cats, train_items, train = draw_set
     categories = np.asarray(ds.categories)[train_items]
-    searcher = LatentSearch(
-        load_generator(gan_path),
-        DesignConfig(
-            inversion_restarts=search["restarts"],
-            inversion_steps=search["steps"],
-            seed=search["seed"],
-        ),
-    )
+    searcher = LatentSearch(load_generator(gan_path), search)
     images, l1 = [], []
     for start in range(0, len(train), _INVERSION_CHUNK):
         part = slice(start, start + _INVERSION_CHUNK)
-        result = searcher.invert(train[part], categories[part], seed=search["seed"] + start)
+        result = searcher.invert(train[part], categories[part], seed=search.seed + start)
         images.append(result.images)
         l1.append(result.l1)
     images, l1 = np.concatenate(images), np.concatenate(l1)
@@ -510,14 +533,16 @@ def _inversion(
         train,
         imagenet,
         neighbours,
+        # The real sets' features carry over; the inversions take the samples' place.
+        {space: {n: sets[n] for n in ("train", "real")} for space, sets in draw_features.items()},
     )
     names = ds.category_names
     shown = np.concatenate(
         [np.flatnonzero(categories == c)[:per_row] for c in range(ds.num_categories)]
     )
     out = {
-        "inversion_restarts": search["restarts"],
-        "inversion_steps": search["steps"],
+        "inversion_restarts": search.inversion_restarts,
+        "inversion_steps": search.inversion_steps,
         "inversion_l1_mean": float(l1.mean()),
         "inversion_l1_per_category": {
             names[c]: float(l1[categories == c].mean())

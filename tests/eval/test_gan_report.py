@@ -352,12 +352,20 @@ class RangeStandIn:
 def test_inversion_measures_what_g_can_draw(setup, tmp_path, monkeypatch, drawn):
     from exports import gan as gan_exports
 
-    loaded = []
+    loaded, featurised = [], []
     monkeypatch.setattr(
         gan_exports, "load_generator", lambda path: loaded.append(path) or RangeStandIn(drawn)
     )
+    monkeypatch.setattr(
+        gan_metrics,
+        "imagenet_features",
+        lambda images: featurised.append(len(images)) or _fake_imagenet_features(images),
+    )
     report = _report(setup, "perfect", tmp_path, invert=True, invert_restarts=2, invert_steps=150)
     assert loaded == ["stand-in"]  # the report's GAN export, read once
+    # Training real, held-out real and samples once each, then the inversions alone:
+    # the real sets' features are not computed again.
+    assert featurised == [24, 24, 24, 24]
     assert report["inversion_restarts"] == 2 and report["inversion_steps"] == 150
     assert set(report["inversion_l1_per_category"]) == {"dark", "bright"}
     for space in ("imagenet", "classifier"):
