@@ -17,10 +17,9 @@ from absl import logging
 
 from common import runtime
 from common.images import to_unit_range
-from data.core import DataError
 from design import report as pictures
 from eval import classifier as classifier_lib
-from exports.gan import LoadedGAN
+from exports.gan import LoadedGAN, check_trained_on
 from gan_tf import config as gan_config
 from metrics import gan_metrics, quality
 
@@ -105,12 +104,7 @@ def gan_report(
             f"invert_restarts must be >= 1 and invert_steps >= 0, got {invert_restarts} and "
             f"{invert_steps}."
         )
-    if gan.num_categories != ds.num_categories or (tuple(ds.category_names) != gan.category_names):
-        raise DataError(
-            f"The GAN at {gan.path} was trained on categories {list(gan.category_names)}, "
-            f"but --dataset={ds.name} has {list(ds.category_names)}; pass the dataset it was "
-            f"trained on."
-        )
+    check_trained_on(gan, ds)
     size, channels, k = gan.resolution, gan.channels, gan.num_categories
     names = gan.category_names
 

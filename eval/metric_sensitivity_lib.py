@@ -12,6 +12,7 @@ from skimage.restoration import denoise_tv_chambolle
 
 from common import runtime
 from data.core import DataError
+from exports.gan import check_trained_on
 from gan_tf.train_lib import grey_images
 from metrics import gan_metrics
 
@@ -125,11 +126,7 @@ def image_shape(resolution: int, channels: int, ds, gan) -> tuple[int, int]:
     ):
         if asked and asked != has:
             raise DataError(f"{flag}={asked}, but the GAN at {gan.path} makes {has}; drop {flag}.")
-    if gan.num_categories != ds.num_categories:
-        raise DataError(
-            f"The GAN at {gan.path} has {gan.num_categories} categories, dataset {ds.name} "
-            f"{ds.num_categories}; pass the dataset it was trained on."
-        )
+    check_trained_on(gan, ds)
     return gan.resolution, gan.channels
 
 

@@ -55,6 +55,26 @@ _CHUNK = 256
 _PRODUCER = "python -m gan_tf.train"
 
 
+def check_trained_on(gan, ds) -> None:
+    """Raises DataError unless `ds` has the categories the GAN was trained on.
+
+    The GAN report and the metric-sensitivity probe compare G's images of
+    category c with the dataset's images of category c, so a GAN of another
+    catalogue, even one with as many categories, would give figures that
+    mean nothing.
+
+    Args:
+      gan: a GAN export (or anything with `path` and `category_names`).
+      ds: a RecDataset (`name`, `category_names`).
+    """
+    if tuple(ds.category_names) != tuple(gan.category_names):
+        raise DataError(
+            f"The GAN at {gan.path} was trained on categories {list(gan.category_names)}, "
+            f"but --dataset={ds.name} has {list(ds.category_names)}; pass the dataset it "
+            f"was trained on."
+        )
+
+
 def exported_step(path: str) -> int | None:
     """The training step recorded in the export at `path` (None: no export or no step)."""
     try:

@@ -257,8 +257,11 @@ def test_without_imagenet_the_report_says_why(setup, tmp_path, monkeypatch, capl
 
 def test_mismatched_dataset_is_refused(setup, tmp_path):
     ds, clf = setup
-    gan = StandInGAN(ds, "perfect", category_names=("tops", "shoes"))
-    with pytest.raises(DataError, match="trained on categories"):
+    gan = StandInGAN(ds, "perfect", category_names=("tops", "shoes"))  # as many, not the same
+    with pytest.raises(DataError, match=r"trained on categories \['tops', 'shoes'\]"):
+        gan_report.gan_report(gan, ds, str(tmp_path), classifier=clf)
+    gan = StandInGAN(ds, "perfect", num_categories=3, category_names=("a", "b", "c"))
+    with pytest.raises(DataError, match="pass the dataset it was trained on"):
         gan_report.gan_report(gan, ds, str(tmp_path), classifier=clf)
     gan = StandInGAN(ds, "perfect", resolution=32)
     with pytest.raises(ValueError, match="classifier reads 16x16x3"):

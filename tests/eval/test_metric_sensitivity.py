@@ -1,5 +1,7 @@
 """eval/metric_sensitivity_lib.py: the degradations against NumPy/TF references, and the table."""
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -123,7 +125,9 @@ def test_gan_mode_takes_the_gans_shape_and_refuses_a_clash():
     from types import SimpleNamespace
 
     ds = two_category_dataset(num_items=40)
-    gan = SimpleNamespace(path="/g", resolution=16, channels=3, num_categories=2)
+    gan = SimpleNamespace(
+        path="/g", resolution=16, channels=3, num_categories=2, category_names=ds.category_names
+    )
     assert lib.image_shape(0, 0, ds, gan) == (16, 3)
     assert lib.image_shape(16, 3, ds, gan) == (16, 3)
     assert lib.image_shape(0, 0, ds, None) == (64, 3)
@@ -132,8 +136,14 @@ def test_gan_mode_takes_the_gans_shape_and_refuses_a_clash():
         lib.image_shape(32, 0, ds, gan)
     with pytest.raises(DataError, match="--channels=1, but the GAN at /g makes 3"):
         lib.image_shape(0, 1, ds, gan)
-    with pytest.raises(DataError, match="has 3 categories, dataset tiny_two_category 2"):
-        lib.image_shape(0, 0, ds, SimpleNamespace(**{**vars(gan), "num_categories": 3}))
+    # Another catalogue's GAN is refused, also one with as many categories as the dataset.
+    for names in (("a", "b", "c"), ("tops", "shoes")):
+        other = SimpleNamespace(
+            **{**vars(gan), "num_categories": len(names), "category_names": names}
+        )
+        expected = f"trained on categories {list(names)}, but --dataset={ds.name} has"
+        with pytest.raises(DataError, match=re.escape(expected)):
+            lib.image_shape(0, 0, ds, other)
 
 
 def test_binary_compares_a_gans_images(tmp_path):
