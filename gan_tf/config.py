@@ -126,6 +126,15 @@ class GANConfig:
         slower; no preset uses more than 1.
       d_widths: channels of D's 5x5 stride-2 convs (the release:
         64/128/256/512).
+      d_stem_width: 0 (the paper's D, whose first layer is a 5x5 stride-2
+        conv), or the width of a 3x3 stride-1 conv with a leaky ReLU (bias,
+        no batch norm) that reads the image at full resolution before D's
+        first stride-2 conv, as the discriminators of StyleGAN do (there a
+        1x1 fromRGB and a 3x3 conv at full size), so that D has nonlinear
+        features of its own at every pixel to judge fine detail (thin
+        straps, prints) with. The category is not tiled onto the stem's
+        input; `d_condition_layers` still counts from the first stride-2
+        conv, whose input becomes the stem's maps.
       d_condition_layers: how many of D's layers, counted from the first
         conv, get the one-hot category tiled and concatenated onto their
         input: conv0's input is the image, conv1's is conv0's maps, ..., and
@@ -274,6 +283,7 @@ class GANConfig:
     g_stride1_stages: int = 1
     g_stride1_depth: int = 1
     d_widths: tuple[int, ...] = (16, 32, 64, 128)
+    d_stem_width: int = 0
     d_condition_layers: int = 2
     d_batch_norm: str = "joint"
     d_stddev_group: int = 0
@@ -314,6 +324,8 @@ class GANConfig:
             raise ValueError(f"g_stride1_depth must be >= 1, got {self.g_stride1_depth}.")
         if not self.d_widths:
             raise ValueError("d_widths must not be empty.")
+        if self.d_stem_width < 0:
+            raise ValueError(f"d_stem_width must be >= 0, got {self.d_stem_width}.")
         if not 0 <= self.d_condition_layers <= len(self.d_widths) + 1:
             raise ValueError(
                 f"d_condition_layers must be in [0, len(d_widths) + 1] = "

@@ -10,7 +10,8 @@ by resolution and widths through `GANConfig`:
   `g_upsample="resize"` each doubling is a nearest-neighbour resize and a
   3x3 conv instead (no checkerboard; a departure from the release);
   "bilinear" the same with a bilinear resize.
-- D: 5x5 stride-2 convs (batch norm from the second, unless
+- D: with `d_stem_width`, a 3x3 stride-1 conv at full resolution first; then
+  5x5 stride-2 convs (batch norm from the second, unless
   `d_batch_norm="none"`) with leaky ReLU ->
   linear to one unconstrained score (LSGAN: no sigmoid). onehot(c) is tiled
   as extra channels onto the inputs of the first `d_condition_layers`
@@ -144,6 +145,15 @@ def build_discriminator(config: GANConfig, seed: int | None = None) -> keras.Mod
         return layers.Concatenate()([h, tiled])
 
     h = images
+    if config.d_stem_width:
+        h = layers.Conv2D(
+            config.d_stem_width,
+            3,
+            padding="same",
+            kernel_initializer=_init(next(seeds)),
+            name="stem",
+        )(h)
+        h = layers.LeakyReLU(config.leak)(h)
     for i, width in enumerate(config.d_widths):
         if i < config.d_condition_layers:
             h = with_category(h)
@@ -290,6 +300,12 @@ class InferenceDiscriminator(tf.Module):
 
         stages = []
         size, channels = int(config.resolution), int(config.channels)
+        self.stem_kernel = self.stem_bias = None
+        if config.d_stem_width:  # unconditioned: runs as it is
+            stem = discriminator.get_layer("stem")
+            self.stem_kernel = tf.Variable(stem.kernel, trainable=False)
+            self.stem_bias = tf.Variable(stem.bias, trainable=False)
+            channels = int(config.d_stem_width)
         for i, width in enumerate(config.d_widths):
             conv = discriminator.get_layer(f"conv{i}")
             kernel = tf.convert_to_tensor(conv.kernel)
@@ -339,6 +355,9 @@ class InferenceDiscriminator(tf.Module):
     def __call__(self, images, category):
         """images float32 [N, R, R, C] in [-1, 1], category int32 [N] -> float32 [N] scores."""
         h = images
+        if self.stem_kernel is not None:
+            h = tf.nn.conv2d(h, self.stem_kernel, 1, "SAME") + self.stem_bias
+            h = tf.nn.leaky_relu(h, self.leak)
         for stage in self.stages:
             h = stage(h, category, self.leak)
         flat = tf.reshape(h, [tf.shape(h)[0], -1])

@@ -44,6 +44,7 @@ GAN_FLAGS = config_flags.define_flags(
         "g_stride1_depth",
         "g_ema_decay",
         "d_widths",
+        "d_stem_width",
         "d_condition_layers",
         "d_batch_norm",
         "d_stddev_group",

@@ -68,6 +68,8 @@ _FIELDS_BEFORE_THEY_EXISTED = {
     "d_augment": "",
     "loss": "lsgan",
     "balance_categories": False,
+    "g_stride1_depth": 1,
+    "d_stem_width": 0,
 }
 # Offsets keep the z stream and the fixed sample z apart from other seeds.
 _Z_STREAM = 7919

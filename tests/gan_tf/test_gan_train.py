@@ -418,8 +418,9 @@ def test_train_export_resume_and_summaries(tmp_path):
     ):
         train_lib.check_resumable(workdir, release_form)
 
-    # The newest field too: a run from before d_augment existed trained without it.
-    del fields["d_augment"]
+    # The newer fields too: a run from before d_augment, g_stride1_depth or d_stem_width
+    # existed trained without them (one stride-1 conv per stage, no stem).
+    del fields["d_augment"], fields["g_stride1_depth"], fields["d_stem_width"]
     with open(os.path.join(workdir, "config.json"), "w") as f:
         json.dump(fields, f)
     assert train_lib.load_config(workdir) == config
@@ -476,6 +477,7 @@ def test_binary_overrides_reach_the_config(tmp_path):
         "--g_stride1_stages=2",  # the 32 px default has 3, so the flag is seen
         "--g_stride1_depth=2",
         "--d_widths=8,16,16,16",
+        "--d_stem_width=4",
         "--g_ema_decay=0",
         "--update=simultaneous",
         "--d_learning_rate=0.0003",  # not the 32 px default (4e-4), so the flag is seen
@@ -504,6 +506,7 @@ def test_binary_overrides_reach_the_config(tmp_path):
     assert config["g_stride1_stages"] == 2
     assert config["g_stride1_depth"] == 2
     assert config["d_widths"] == [8, 16, 16, 16]
+    assert config["d_stem_width"] == 4
     assert config["g_ema_decay"] == 0.0
     assert config["update"] == "simultaneous"
     assert config["d_learning_rate"] == 0.0003
