@@ -140,7 +140,10 @@ class GANConfig:
         recall 0.548, 0.549, 0.559, 0.552 against the preset's 0.543, 0.489,
         0.464, 0.418 on the same seeds, FID 38.8 to 41.5 against 41.1 to
         45.9, precision 0.78 to 0.82 (3.2 to 3.3 steps/s with two runs
-        sharing the machine; not timed alone). No preset
+        sharing the machine; not timed alone). It does not widen what G can
+        draw, as the intent above supposed: `eval.gan_report --invert` on
+        seeds 0 and 3 puts G's range at recall 0.527 and 0.457 (the preset's
+        0.543 and 0.467); it moves the samples up to that range. No preset
         uses it yet: a new default takes a Table IV rerun and new Figs. 4-6.
       d_condition_layers: how many of D's layers, counted from the first
         conv, get the one-hot category tiled and concatenated onto their
