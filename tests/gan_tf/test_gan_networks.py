@@ -260,16 +260,20 @@ def test_config_validation():
     assert tuned.g_widths == gan_config.small_preset(64).g_widths
     # tuned32_stddev: tuned32 with the standard-deviation plane, 90 epochs, nothing else;
     # tuned32_stddev_fastd is that with D's learning rate twice G's, nothing else;
-    # the default at 32 is that with a stride-1 conv after every G stage, nothing else.
+    # s1all is that with a stride-1 conv after every G stage, nothing else;
+    # the default at 32 is s1all with D's full-size stem, nothing else.
     stddev = gan_config.preset("tuned32_stddev")
     assert stddev == dataclasses.replace(gan_config.preset("tuned32"), d_stddev_group=4, epochs=90)
     fastd = gan_config.preset("tuned32_stddev_fastd")
     assert fastd == dataclasses.replace(stddev, d_learning_rate=2 * stddev.learning_rate)
     assert fastd.d_learning_rate == 4e-4
-    assert gan_config.preset_for_resolution(32) == gan_config.preset("tuned32_stddev_fastd_s1all")
-    assert gan_config.preset_for_resolution(32) == dataclasses.replace(
-        fastd, g_stride1_stages=len(fastd.g_widths)
+    s1all = gan_config.preset("tuned32_stddev_fastd_s1all")
+    assert s1all == dataclasses.replace(fastd, g_stride1_stages=len(fastd.g_widths))
+    assert s1all.d_stem_width == 0
+    assert gan_config.preset_for_resolution(32) == gan_config.preset(
+        "tuned32_stddev_fastd_s1all_stem"
     )
+    assert gan_config.preset_for_resolution(32) == dataclasses.replace(s1all, d_stem_width=16)
     assert stddev.g_stride1_stages == 1  # the departure is the s1all preset's alone
     # regularised64: tuned64 with D regularised, nothing else changed;
     # regularised64_b16 is that at batch 16, nothing else changed.
@@ -326,7 +330,8 @@ def test_discriminator_inputs_carry_the_category_where_configured(name):
     separate = release_form or name.startswith("regularised64")
     assert config.d_batch_norm == ("separate" if separate else "joint")
     d = networks.build_discriminator(config, seed=0)
-    previous = config.channels
+    # With a stem, conv0 reads the stem's maps instead of the image.
+    previous = config.d_stem_width or config.channels
     for i, width in enumerate(config.d_widths):
         kernel = d.get_layer(f"conv{i}").kernel
         assert kernel.shape == (5, 5, previous + (k if i < want_layers else 0), width), i

@@ -522,7 +522,7 @@ def test_binary_overrides_reach_the_config(tmp_path):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["steps"] == 1
     # --resolution=32 chose the 32 px default; the dataset's own (64 px) default is named too.
-    assert result["preset"] == "tuned32_stddev_fastd_s1all"
+    assert result["preset"] == "tuned32_stddev_fastd_s1all_stem"
     assert result["dataset_default_preset"] == "regularised64_b16_slowd_ema99"
 
 
