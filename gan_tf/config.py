@@ -28,7 +28,7 @@ Presets (`preset(name)`):
   `gan_tf.train` at 32 until 2026-12-06 (fifth session).
 - tuned32_stddev_fastd_s1all: tuned32_stddev_fastd with a stride-1 conv
   after every one of G's doubling stages (`tuned32_stddev_fastd_s1all_preset`).
-  The default of `gan_tf.train` at 32 until 2026-12-07.
+  The default of `gan_tf.train` at 32 until 2026-12-06 (ninth session).
 - tuned32_stddev_fastd_s1all_stem: tuned32_stddev_fastd_s1all with a 3x3
   stride-1 conv on the image at full size before D's first stride-2 conv
   (`tuned32_stddev_fastd_s1all_stem_preset`). The default of
@@ -682,7 +682,8 @@ def tuned32_stddev_fastd_preset() -> GANConfig:
 def tuned32_stddev_fastd_s1all_preset() -> GANConfig:
     """tuned32_stddev_fastd with a stride-1 conv after every G stage.
 
-    The default at 32 until 2026-12-07 (now tuned32_stddev_fastd_s1all_stem).
+    The default at 32 until the ninth session of 2026-12-06 (now
+    tuned32_stddev_fastd_s1all_stem).
 
     g_stride1_stages=3 (of 3): G refines its maps with a 3x3 stride-1 conv
     of the same width at 8, 16 and 32 px, where tuned32 has one at 8 px
