@@ -143,8 +143,8 @@ class GANConfig:
         training seeds 0 to 3, ten report draws each, 2026-12-06): ImageNet
         recall 0.548, 0.549, 0.559, 0.552 against the preset's 0.543, 0.489,
         0.464, 0.418 on the same seeds, FID 38.8 to 41.5 against 41.1 to
-        45.9, precision 0.78 to 0.82 (5.5 and 5.8 steps/s alone, against
-        6.8 without the stem: a fifth slower per step). It does not widen what G can
+        45.9, precision 0.78 to 0.82 (a tenth to a fifth slower per step
+        than without the stem; the preset's docstring). It does not widen what G can
         draw, as the intent above supposed: `eval.gan_report --invert` on
         seeds 0 and 3 puts G's range at recall 0.527 and 0.457 (the preset's
         0.543 and 0.467); it moves the samples up to that range. Used by
@@ -736,9 +736,11 @@ def tuned32_stddev_fastd_s1all_stem_preset() -> GANConfig:
     0.78, 0.78, 0.81 (goal 0.7); conditioning 0.967 to 1.000; checkerboard
     energy 0.96 to 1.00 of real. D's multiply-adds per image go from 3.0 M
     to 4.7 M (G's: 21.6 M), about a tenth more arithmetic per training
-    step, but a fifth more time on the reference 2-core CPU (5.5 and 5.8
-    steps/s alone over two 8-epoch runs, against s1all's 6.8 and 6.8):
-    about 33 minutes for the 90 epochs. It does not widen what G can draw (the
+    step, and a tenth to a fifth more time on the reference 2-core CPU:
+    `benchmarks/bench_gan_train_step.py` read 6.00 and 6.13 steps/s
+    against s1all's 6.58 and 7.13 (medians of 5 and 7 rounds), and two
+    whole 8-epoch runs of each 5.5 and 5.8 against 6.8 and 6.8: 30 to 33
+    minutes for the 90 epochs, against 27. It does not widen what G can draw (the
     l1 inversions of training photographs read recall 0.527 and 0.457 on
     seeds 0 and 3, the s1all preset's 0.543 and 0.467): it moves the
     samples up to that range.
