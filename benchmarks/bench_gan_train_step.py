@@ -32,6 +32,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from common import runtime
+from dvbpr_tf import benchmark
 from gan_tf import config as gan_config
 from gan_tf import train_lib
 
@@ -87,19 +88,12 @@ def main(argv):
         # (seen at 64 px: 2.4 steps/s over a round's first 3 steps, 12 over 40).
         for _ in range(5):
             float(trainers[name].train_step(*batches[name])["d_loss"])
-    a = tf.random.stateless_normal([MATMUL_N, MATMUL_N], [0, 0])
-    b = tf.random.stateless_normal([MATMUL_N, MATMUL_N], [0, 1])
-    matmul_fn = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)[:1, :1]))
-    matmul_fn(a, b).numpy()
 
     rates = {name: [] for name in FLAGS.presets}
     matmul_rates = []
     progress = runtime.Progress(FLAGS.rounds, "rounds", interval=0.0, prefix="gan train step")
     for r in range(FLAGS.rounds):
-        start = time.perf_counter()
-        for _ in range(5):
-            matmul_fn(a, b).numpy()
-        matmul_rates.append(5 * 2.0 * MATMUL_N**3 / (time.perf_counter() - start))
+        matmul_rates.append(benchmark.matmul_flop_rate(MATMUL_N, repeats=5))
         for name, trainer in trainers.items():
             start = time.perf_counter()
             for _ in range(FLAGS.steps):
