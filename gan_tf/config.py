@@ -138,18 +138,11 @@ class GANConfig:
         features of its own at every pixel to judge fine detail (thin
         straps, prints) with. The category is not tiled onto the stem's
         input; `d_condition_layers` still counts from the first stride-2
-        conv, whose input becomes the stem's maps. Measured on
-        fashion_mnist_users (tuned32_stddev_fastd_s1all with 16, 90 epochs,
-        training seeds 0 to 3, ten report draws each, 2026-12-06): ImageNet
-        recall 0.548, 0.549, 0.559, 0.552 against the preset's 0.543, 0.489,
-        0.464, 0.418 on the same seeds, FID 38.8 to 41.5 against 41.1 to
-        45.9, precision 0.78 to 0.82 (a tenth to a fifth slower per step
-        than without the stem; the preset's docstring). It does not widen what G can
-        draw, as the intent above supposed: `eval.gan_report --invert` on
-        seeds 0 and 3 puts G's range at recall 0.527 and 0.457 (the preset's
-        0.543 and 0.467); it moves the samples up to that range. Used by
-        tuned32_stddev_fastd_s1all_stem, the default at 32; every other
-        preset has 0.
+        conv, whose input becomes the stem's maps. 16 in
+        tuned32_stddev_fastd_s1all_stem (the default at 32), whose
+        docstring has the measurements: recall up on five seeds, but not
+        by widening what G can draw, which the intent above supposed; 0 in
+        every other preset.
       d_condition_layers: how many of D's layers, counted from the first
         conv, get the one-hot category tiled and concatenated onto their
         input: conv0's input is the image, conv1's is conv0's maps, ..., and
@@ -740,10 +733,10 @@ def tuned32_stddev_fastd_s1all_stem_preset() -> GANConfig:
     `benchmarks/bench_gan_train_step.py` read 6.00 and 6.13 steps/s
     against s1all's 6.58 and 7.13 (medians of 5 and 7 rounds), and two
     whole 8-epoch runs of each 5.5 and 5.8 against 6.8 and 6.8: 30 to 33
-    minutes for the 90 epochs, against 27. It does not widen what G can draw (the
-    l1 inversions of training photographs read recall 0.527 and 0.457 on
-    seeds 0 and 3, the s1all preset's 0.543 and 0.467): it moves the
-    samples up to that range.
+    minutes for the 90 epochs, against 27. It does not widen what G can
+    draw: the l1 inversions of training photographs (`eval.gan_report
+    --invert`) read recall 0.527 and 0.457 on seeds 0 and 3, the s1all
+    preset's 0.543 and 0.467; it moves the samples up to that range.
     """
     return dataclasses.replace(tuned32_stddev_fastd_s1all_preset(), d_stem_width=16)
 
