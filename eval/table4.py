@@ -35,10 +35,15 @@ Metrics, each reported as mean +- std:
 
 All images are compared at the GAN's resolution and channels (real items are
 resized as the GAN's training data was). Fig. 3 repeats delta-hat on the
-first --sweep_trials trials for each eta in --etas.
+first --sweep_trials trials for each eta in --etas; beside the paper's three
+metrics it gives each eta's precision (the share of its images inside the
+field metrics' held-out real manifold, with delta's and G's random samples'
+on the same trials), since the classifier score can hold level while the
+designs leave the manifold, and fig3_examples.png shows the first image of
+each trial at each eta.
 
-Writes WORKDIR/config.json, table4.md, table4.json, fig3_eta.png and
-table4_examples.png; delta-hat batches are cached in WORKDIR/cache, so a
+Writes WORKDIR/config.json, table4.md, table4.json, fig3_eta.png,
+fig3_examples.png and table4_examples.png; delta-hat batches are cached in WORKDIR/cache, so a
 killed run resumes where it stopped. Ends with one JSON line, after a line
 on stderr saying whether delta-hat beats delta in mean preference score.
 """

@@ -32,12 +32,18 @@ from eval.table4_metrics import (
     diversity_stats,
     field_reference,
     field_subset,
+    manifold_share,
     paired_difference,
     preference_stats,
     source_metrics,
     split_classifier_score,
 )
-from eval.table4_report import sweep_figure, table4_markdown
+from eval.table4_report import (
+    SWEEP_EXAMPLES,
+    sweep_examples_sheet,
+    sweep_figure,
+    table4_markdown,
+)
 from metrics import gan_metrics, quality
 
 # ---------------------------------------------------------------------------
@@ -268,10 +274,31 @@ def run_table4(designer: Designer, ds: RecDataset, config: Table4Config, workdir
         np.mean(main["best_objective"] - main["initial_best_objective"])
     )
 
-    sweep = run_sweep(designer, users, cats, main, scores, images, classifier, config, cache_dir)
+    sweep, sweep_images = run_sweep(
+        designer,
+        users,
+        cats,
+        main,
+        scores,
+        images,
+        classifier,
+        config,
+        cache_dir,
+        field=(features, reference) if reference else None,
+    )
     figure = None
     if sweep:
         figure = report.write_png(os.path.join(workdir, "fig3_eta.png"), sweep_figure(sweep))
+        n_sheet = min(3 * config.examples, len(sweep_images["delta"][0]))
+        report.write_png(
+            os.path.join(workdir, SWEEP_EXAMPLES),
+            sweep_examples_sheet(
+                sweep_images,
+                [f"u {u}\n{rec.category_name(int(c))}" for u, c in zip(users, cats, strict=False)][
+                    :n_sheet
+                ],
+            ),
+        )
 
     n_ex = min(config.examples, len(users))
     example_items = real_items["delta"][:n_ex]
@@ -332,42 +359,74 @@ def run_table4(designer: Designer, ds: RecDataset, config: Table4Config, workdir
     return headline
 
 
-def run_sweep(designer, users, cats, main, scores, images, classifier, config, cache_dir):
-    """Fig. 3: delta-hat's metrics for each eta on the first sweep_trials trials."""
+def run_sweep(
+    designer, users, cats, main, scores, images, classifier, config, cache_dir, field=None
+):
+    """Fig. 3: delta-hat's metrics for each eta on the first sweep_trials trials.
+
+    Args:
+      field: (features, reference): the field metrics' feature function
+        (images float [n, R, R, C] in [-1, 1] -> float [n, D]) and
+        `field_reference`'s result; each eta's images then also get their
+        share inside the held-out real manifold ("field_precision", with
+        delta's and G's random samples' on the same trials as references).
+        None: no such column.
+
+    Returns:
+      (sweep, images): sweep is [{"eta", "trials", "preference",
+      "quality_dataset", "diversity", "field_precision" (with `field`): mean
+      / std dicts, "delta_reference": the same for delta,
+      "generated_reference" (with `field`): {"field_precision"} of G(., c)}]
+      in eta order; images is {"delta": (images, scores), eta: (images,
+      scores)} of each trial's first image (float32 [n, R, R, C], float32
+      [n]), for `eval.table4_report.sweep_examples_sheet`.
+    """
     n = min(config.sweep_trials, len(users))
     if not n or not config.etas:
-        return []
+        return [], {}
     u, c = users[:n], cats[:n]
+
+    def flat(x):
+        return x.reshape((-1,) + x.shape[2:])
+
+    def precision(x):
+        return manifold_share(field[1], field[0](flat(x)))
+
     out = []
     reference = {
         "preference": preference_stats(scores["delta"][:n]),
         "quality_dataset": split_classifier_score(
-            quality.predict_probs(
-                classifier.model, images["delta"][:n].reshape((-1,) + images["delta"].shape[2:])
-            ),
+            quality.predict_probs(classifier.model, flat(images["delta"][:n])),
             config.quality_splits,
             config.seed,
         ),
         "diversity": diversity_stats(images["delta"][:n]),
     }
+    firsts = {"delta": (images["delta"][:n, 0], scores["delta"][:n, 0])}
+    generated = None
+    if field:
+        reference["field_precision"] = precision(images["delta"][:n])
+        generated = {"field_precision": precision(images["random_generated"][:n])}
     for eta in config.etas:
         if eta == config.eta:
             result = {key: value[:n] for key, value in main.items()}
         else:
             result = delta_hat_images(designer, u, c, eta, config, cache_dir, f"eta{eta:g}")
-        flat = result["images"].reshape((-1,) + result["images"].shape[2:])
-        out.append(
-            {
-                "eta": float(eta),
-                "trials": n,
-                "preference": preference_stats(result["preference"]),
-                "quality_dataset": split_classifier_score(
-                    quality.predict_probs(classifier.model, flat),
-                    config.quality_splits,
-                    config.seed,
-                ),
-                "diversity": diversity_stats(result["images"]),
-                "delta_reference": reference,
-            }
-        )
-    return out
+        entry = {
+            "eta": float(eta),
+            "trials": n,
+            "preference": preference_stats(result["preference"]),
+            "quality_dataset": split_classifier_score(
+                quality.predict_probs(classifier.model, flat(result["images"])),
+                config.quality_splits,
+                config.seed,
+            ),
+            "diversity": diversity_stats(result["images"]),
+            "delta_reference": reference,
+        }
+        if field:
+            entry["field_precision"] = precision(result["images"])
+            entry["generated_reference"] = generated
+        out.append(entry)
+        firsts[float(eta)] = (result["images"][:, 0], result["preference"][:, 0])
+    return out, firsts

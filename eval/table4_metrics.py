@@ -75,6 +75,29 @@ def diversity_stats(images: np.ndarray) -> dict:
     return {"mean": mean, "std": std}
 
 
+def manifold_share(reference: dict, features: np.ndarray) -> dict:
+    """Share of a set of images inside the held-out real manifold: precision, with its error.
+
+    Precision scores each image on its own (is it within some held-out real
+    image's k-NN ball?), so unlike FID and recall it needs no particular
+    number of images and is comparable across subsets of any size.
+
+    Args:
+      reference: `field_reference`'s result.
+      features: float [n, D] features of the images, in the reference's space.
+
+    Returns:
+      {"mean": precision in [0, 1], "std": its standard error
+       sqrt(p (1 - p) / n), "n": n}; the key names fit the mean / std dicts
+       of the other sweep metrics.
+    """
+    inside = gan_metrics.manifold_membership(reference["heldout"], features, reference["k"])[
+        "fake_inside"
+    ]
+    p = float(inside.mean())
+    return {"mean": p, "std": float(np.sqrt(p * (1.0 - p) / len(inside))), "n": int(len(inside))}
+
+
 def field_subset(num_images: int, config: Table4Config) -> np.ndarray:
     """Sorted indices of the images of a source that the ImageNet score and field metrics use.
 

@@ -13,27 +13,62 @@ import numpy as np
 from design import report
 from eval.table4_config import SOURCE_LABELS, SOURCES, Table4Config
 
+# The sweep's example sheet, written beside fig3_eta.png and linked from table4.md.
+SWEEP_EXAMPLES = "fig3_examples.png"
+
 
 def sweep_figure(sweep: list[dict]) -> np.ndarray:
-    """Fig. 3 as pixels: preference, quality and diversity against eta, delta as reference."""
+    """Fig. 3 as pixels: preference, quality, diversity (and precision) against eta.
+
+    delta is drawn as a reference line; the precision panel (when the sweep
+    has the field metrics) also draws G's random samples, which is where
+    delta-hat's random starting points stand, and its band is the standard
+    error rather than a standard deviation.
+    """
     etas = [s["eta"] for s in sweep]
-    panels = []
-    for key, title in (
+    keys = [
         ("preference", "preference score"),
         ("quality_dataset", "quality (classifier score)"),
         ("diversity", "diversity (1 - mean SSIM)"),
-    ):
+    ]
+    if "field_precision" in sweep[0]:
+        keys.append(("field_precision", "precision (+- s.e.)"))
+    panels = []
+    for key, title in keys:
         ref = sweep[0]["delta_reference"][key]
-        panels.append(
-            (
-                title,
-                [
-                    ("delta-hat", [s[key]["mean"] for s in sweep], [s[key]["std"] for s in sweep]),
-                    ("delta (retrieval)", [ref["mean"]] * len(sweep), None),
-                ],
-            )
-        )
+        series = [
+            ("delta-hat", [s[key]["mean"] for s in sweep], [s[key]["std"] for s in sweep]),
+            ("delta (retrieval)", [ref["mean"]] * len(sweep), None),
+        ]
+        if key == "field_precision":
+            gen = sweep[0]["generated_reference"][key]["mean"]
+            series.append(("G random z", [gen] * len(sweep), None))
+        panels.append((title, series))
     return report.line_panels(etas, panels, "eta", log_x=True)
+
+
+def sweep_examples_sheet(firsts: dict, row_labels, tile: int = 64) -> np.ndarray:
+    """What eta does to the designs: per trial, delta's first item and delta-hat's at each eta.
+
+    Args:
+      firsts: {"delta": (images, scores), eta: (images, scores), ...} as
+        `eval.table4_lib.run_sweep` returns them: each trial's first image
+        (float [n, R, R, C] in [-1, 1]) and its preference score ([n]);
+        every eta's designs start from the same points.
+      row_labels: one per trial shown (the first len(row_labels) trials).
+      tile: pixel side of each image.
+
+    Returns:
+      uint8 [height, width, 3]: one row per trial, columns delta then the
+      etas in the dict's order, each captioned with its preference score.
+    """
+    keys = list(firsts)
+    rows = [
+        [(firsts[key][0][t], f"{firsts[key][1][t]:.2f}") for key in keys]
+        for t in range(len(row_labels))
+    ]
+    headers = ["delta" if key == "delta" else f"eta {key:g}" for key in keys]
+    return report.tile_grid(rows, row_labels, headers, tile, label_width=96, gaps_after=(0,))
 
 
 def _imagenet_note(scored: bool, config: Table4Config) -> str:
@@ -133,31 +168,52 @@ def table4_markdown(metrics, sweep, headline, config, designer, ds, figure, fiel
     if field:
         lines += field_markdown(metrics, field)
     if sweep:
-        lines += [
-            f"## Fig. 3: effect of η ({sweep[0]['trials']} trials)",
-            "",
-            f"![effect of eta]({os.path.basename(figure)})" if figure else "",
-            "",
-            report.markdown_table(
-                ["η", "Preference score", "Quality (dataset classifier)", "Diversity"],
-                [
-                    [
-                        f"{s['eta']:g}",
-                        report.fmt_mean_std(**s["preference"]),
-                        report.fmt_mean_std(**s["quality_dataset"]),
-                        report.fmt_mean_std(**s["diversity"]),
-                    ]
-                    for s in sweep
-                ]
-                + [
-                    [
-                        "δ (reference)",
-                        report.fmt_mean_std(**sweep[0]["delta_reference"]["preference"]),
-                        report.fmt_mean_std(**sweep[0]["delta_reference"]["quality_dataset"]),
-                        report.fmt_mean_std(**sweep[0]["delta_reference"]["diversity"]),
-                    ]
-                ],
-            ),
-        ]
+        lines += sweep_markdown(sweep, figure)
     lines += ["![examples](table4_examples.png)", ""]
     return "\n".join(lines)
+
+
+def sweep_markdown(sweep: list[dict], figure: str | None) -> list[str]:
+    """The lines of the Fig. 3 section: one row per eta, then the references."""
+    precision = "field_precision" in sweep[0]
+    header = ["η", "Preference score", "Quality (dataset classifier)", "Diversity"]
+    keys = ["preference", "quality_dataset", "diversity"]
+    if precision:
+        header.append("Precision (field features; ± standard error)")
+        keys.append("field_precision")
+
+    def cells(figures: dict) -> list[str]:
+        return [
+            report.fmt_mean_std(figures[key]["mean"], figures[key]["std"]) if key in figures else ""
+            for key in keys
+        ]
+
+    rows = [[f"{s['eta']:g}", *cells(s)] for s in sweep]
+    rows.append(["δ (reference)", *cells(sweep[0]["delta_reference"])])
+    lines = [
+        f"## Fig. 3: effect of η ({sweep[0]['trials']} trials)",
+        "",
+        f"![effect of eta]({os.path.basename(figure)})" if figure else "",
+        "",
+    ]
+    if precision:
+        rows.append(["G(·, c) (reference)", *cells(sweep[0]["generated_reference"])])
+        n = sweep[0]["field_precision"]["n"]
+        lines_after = [
+            "",
+            f"- Precision: the share of the {n} images (the trials' k images each) inside the "
+            f"held-out real manifold of the field metrics above (each image is scored on its "
+            f"own, so this N compares with the table's); the G(·, c) row is G's random samples on "
+            f"the same trials, where δ̂'s random starting points stand.",
+            "",
+        ]
+    else:
+        lines_after = [""]
+    lines_after += [
+        "Each trial's first image (an eq. 11 draw) at each η, from the same starting points, "
+        "beside δ's first item; captions are preference scores:",
+        "",
+        f"![what η does to the designs]({SWEEP_EXAMPLES})",
+        "",
+    ]
+    return lines + [report.markdown_table(header, rows)] + lines_after

@@ -17,7 +17,7 @@ from design import standins
 from design.config import DesignConfig
 from design.optimize import Designer
 from eval import classifier as classifier_lib
-from eval import table4_config, table4_metrics
+from eval import table4_config, table4_metrics, table4_report
 from eval import table4_lib as table4
 from exports.gan import load_generator
 from exports.recommender import load_recommender
@@ -157,7 +157,13 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(table4, "_imagenet_scorer", lambda: fake_imagenet)
     workdir = str(tmp_path / "t4")
     headline = table4.run_table4(designer, ds, config, workdir)
-    for name in ("table4.md", "table4.json", "fig3_eta.png", "table4_examples.png"):
+    for name in (
+        "table4.md",
+        "table4.json",
+        "fig3_eta.png",
+        "fig3_examples.png",
+        "table4_examples.png",
+    ):
         assert os.path.exists(os.path.join(workdir, name)), name
     with open(os.path.join(workdir, "table4.json")) as f:
         payload = json.load(f)
@@ -172,6 +178,16 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
         headline["preference_delta_hat"] - headline["preference_delta"], abs=1e-9
     )
     assert [s["eta"] for s in payload["sweep"]] == [0.0, 1.0, 10.0]
+    # Each eta's precision is its 4 trials x 3 images' share inside the held-out manifold.
+    for entry in payload["sweep"]:
+        for figures in (
+            entry["field_precision"],
+            entry["delta_reference"]["field_precision"],
+            entry["generated_reference"]["field_precision"],
+        ):
+            p = figures["mean"]
+            assert figures["n"] == 12 and p in {i / 12 for i in range(13)}
+            assert figures["std"] == pytest.approx(np.sqrt(p * (1 - p) / 12))
     for source in table4_config.SOURCES:
         assert 0 <= metrics[source]["diversity"]["mean"] <= 2
         assert 1 <= metrics[source]["quality_dataset"]["mean"] <= 2  # two categories
@@ -190,6 +206,8 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
     assert "δ̂ beats δ in mean preference score" in text and "| η |" in text
     assert "Quality (ImageNet EfficientNet-Lite0)" in text and headline["imagenet_quality"]
     assert "## Field metrics" in text and "| Real vs real (training vs held-out real) |" in text
+    assert "Precision (field features; ± standard error)" in text
+    assert "| G(·, c) (reference) |" in text and "(fig3_examples.png)" in text
     cached = sorted(os.listdir(os.path.join(workdir, "cache")))
     assert len(cached) == 3 + 2  # 10 trials in batches of 4, and the two other etas' sweeps
     # A resumed run reads the cached delta-hat batches instead of optimising again.
@@ -213,6 +231,37 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
         table4.delta_hat_images(
             designer, users, cats, 1.0, changed, os.path.join(workdir, "cache"), "main"
         )
+
+
+def test_manifold_share_matches_a_brute_force_count():
+    rng = np.random.default_rng(3)
+    heldout = rng.normal(size=(40, 5))
+    fake = np.concatenate([heldout[:7] + 0.01, rng.normal(size=(13, 5)) * 4 + 9])
+    reference = {"heldout": heldout, "k": 3}
+    distances = np.linalg.norm(heldout[:, None] - heldout[None], axis=-1)
+    radii = np.sort(distances, axis=1)[:, 3]  # column 0 is the point itself
+    to_fake = np.linalg.norm(fake[:, None] - heldout[None], axis=-1)
+    inside = np.any(to_fake <= radii[None], axis=1)
+    got = table4_metrics.manifold_share(reference, fake)
+    assert inside[:7].all() and not inside[7:].any()  # the fixture is what it says
+    assert got["n"] == 20 and got["mean"] == pytest.approx(inside.mean())
+    assert got["std"] == pytest.approx(np.sqrt(0.35 * 0.65 / 20))
+
+
+def test_sweep_examples_sheet_puts_each_source_in_its_column():
+    # Trial t's image from source j is a flat grey (2 * (4 t + j) / 15 - 1 in [-1, 1]).
+    levels = np.arange(12, dtype=np.float32).reshape(3, 4) * 2 / 15 - 1
+    firsts = {
+        key: (np.broadcast_to(levels[:, j, None, None, None], (3, 8, 8, 1)), np.arange(3.0))
+        for j, key in enumerate(["delta", 0.0, 1.0, 10.0])
+    }
+    sheet = table4_report.sweep_examples_sheet(firsts, ["a", "b"], tile=20)
+    for t in range(2):
+        for j in range(4):
+            left = 96 + j * 26 + (18 if j else 0)  # tile_grid's layout: a wider gap after delta
+            top = 16 + t * 40
+            want = np.round((levels[t, j] + 1) * 127.5)
+            assert np.abs(sheet[top + 10, left + 10].astype(float) - want).max() <= 1
 
 
 def test_field_metrics_on_classifier_features_without_imagenet():
