@@ -182,11 +182,15 @@ def sweep_markdown(sweep: list[dict], figure: str | None) -> list[str]:
         header.append("Precision (field features; ± standard error)")
         keys.append("field_precision")
 
+    def cell(figures: dict, key: str) -> str:
+        if key not in figures:
+            return ""
+        if key == "field_precision":  # a share and its standard error: three decimals
+            return f"{figures[key]['mean']:.3f} ± {figures[key]['std']:.3f}"
+        return report.fmt_mean_std(figures[key]["mean"], figures[key]["std"])
+
     def cells(figures: dict) -> list[str]:
-        return [
-            report.fmt_mean_std(figures[key]["mean"], figures[key]["std"]) if key in figures else ""
-            for key in keys
-        ]
+        return [cell(figures, key) for key in keys]
 
     rows = [[f"{s['eta']:g}", *cells(s)] for s in sweep]
     rows.append(["δ (reference)", *cells(sweep[0]["delta_reference"])])
@@ -200,7 +204,6 @@ def sweep_markdown(sweep: list[dict], figure: str | None) -> list[str]:
         rows.append(["G(·, c) (reference)", *cells(sweep[0]["generated_reference"])])
         n = sweep[0]["field_precision"]["n"]
         lines_after = [
-            "",
             f"- Precision: the share of the {n} images (the trials' k images each) inside the "
             f"held-out real manifold of the field metrics above (each image is scored on its "
             f"own, so this N compares with the table's); the G(·, c) row is G's random samples on "

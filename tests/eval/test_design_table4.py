@@ -7,6 +7,7 @@ import functools
 import itertools
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -208,6 +209,7 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
     assert "## Field metrics" in text and "| Real vs real (training vs held-out real) |" in text
     assert "Precision (field features; ± standard error)" in text
     assert "| G(·, c) (reference) |" in text and "(fig3_examples.png)" in text
+    assert re.search(r"\| G\(·, c\) \(reference\) \|  \|  \|  \| [01]\.\d{3} ± 0\.\d{3} \|", text)
     cached = sorted(os.listdir(os.path.join(workdir, "cache")))
     assert len(cached) == 3 + 2  # 10 trials in batches of 4, and the two other etas' sweeps
     # A resumed run reads the cached delta-hat batches instead of optimising again.
