@@ -207,6 +207,10 @@ def line_panels(
             y0, y1 = y0 - 0.5, y1 + 0.5
         pad = 0.05 * (y1 - y0)
         y0, y1 = y0 - pad, y1 + pad
+        if len(series) > 1:
+            # Headroom for the legend's lines, so that no line or point runs under them.
+            legend = 12 * len(series) + 6
+            y1 += (y1 - y0) * legend / max(h - mt - mb - legend, 1)
 
         def px(xv, yv, left=left, y0=y0, y1=y1):
             return (

@@ -330,6 +330,14 @@ def test_report_pictures_have_the_expected_layout():
         log_x=True,
     )
     assert plot.shape == (220, 600, 3)
+    # With a legend, the highest line stays below its lines (22 px margin, 12 px per name).
+    two = report.line_panels(
+        [1.0, 2.0, 3.0], [("p", [("hi", [5, 5, 5], None), ("lo", [0, 0, 0], None)])], "x"
+    )
+    colour = np.array(report._COLOURS[0])
+    right = two[:, 300 - 16 - 4 : 300 - 16 + 4]  # around the last point, clear of the legend
+    rows = np.nonzero(np.all(right == colour, axis=-1).any(axis=1))[0]
+    assert len(rows) and rows.min() > 22 + 2 * 12 + 6
     table = report.markdown_table(["a", "b"], [["1", report.fmt_mean_std(1.23456, 0.5)]])
     assert "| 1 | 1.2346 ± 0.50 |" in table
 
