@@ -150,7 +150,9 @@ def _nice(value: float, span: float | None = None) -> str:
     """A tick label with enough decimals to tell ticks `span` apart."""
     if span is not None and span > 0 and abs(value) < 1e5:
         decimals = int(min(max(0, math.ceil(-math.log10(span)) + 1), 6))
-        return f"{value:.{decimals}f}"
+        text = f"{value:.{decimals}f}"
+        # A value that rounds to zero from below would read "-0.0".
+        return text[1:] if text.startswith("-") and float(text) == 0 else text
     if value == 0 or 1e-2 <= abs(value) < 1e4:
         return f"{value:.3g}"
     return f"{value:.1e}"

@@ -330,6 +330,8 @@ def test_report_pictures_have_the_expected_layout():
         log_x=True,
     )
     assert plot.shape == (220, 600, 3)
+    # A tick just below zero reads "0.00", not "-0.00"; real negatives keep their sign.
+    assert report._nice(-0.004, 0.8) == "0.00" and report._nice(-0.04, 0.8) == "-0.04"
     # With a legend, the highest line stays below its lines (22 px margin, 12 px per name).
     two = report.line_panels(
         [1.0, 2.0, 3.0], [("p", [("hi", [5, 5, 5], None), ("lo", [0, 0, 0], None)])], "x"
