@@ -296,8 +296,9 @@ def run_table4(designer: Designer, ds: RecDataset, config: Table4Config, workdir
             os.path.join(workdir, SWEEP_EXAMPLES),
             sweep_examples_sheet(
                 sweep_images,
-                [f"u {u}\n{rec.category_name(int(c))}" for u, c in zip(users, cats, strict=False)][
-                    :n_sheet
+                [
+                    f"u {u}\n{rec.category_name(int(c))}"
+                    for u, c in zip(users[:n_sheet], cats[:n_sheet], strict=True)
                 ],
             ),
         )
@@ -309,8 +310,9 @@ def run_table4(designer: Designer, ds: RecDataset, config: Table4Config, workdir
         scores["delta"][:n_ex],
         images["delta_hat"][:n_ex],
         scores["delta_hat"][:n_ex],
-        [f"user {u}\n{rec.category_name(int(c))}" for u, c in zip(users, cats, strict=False)][
-            :n_ex
+        [
+            f"user {u}\n{rec.category_name(int(c))}"
+            for u, c in zip(users[:n_ex], cats[:n_ex], strict=True)
         ],
     )
     report.write_png(os.path.join(workdir, "table4_examples.png"), sheet)
