@@ -31,7 +31,8 @@ Metrics, each reported as mean +- std:
   subset) against as many held-out real images of the same categories, on
   EfficientNet-Lite0 features (the dataset classifier's without it), with
   the classifier's training images against the same held-out ones as the
-  real-vs-real reference row.
+  real-vs-real reference row; --field_features=classifier puts them on the
+  dataset classifier's features while keeping the ImageNet quality column.
 
 All images are compared at the GAN's resolution and channels (real items are
 resized as the GAN's training data was). Fig. 3 repeats delta-hat on the
@@ -57,7 +58,7 @@ from absl import app, flags
 
 from common import config_flags, runtime
 from design import flags as design_flags
-from eval.table4_config import SELECTIONS, Table4Config
+from eval.table4_config import FIELD_FEATURES, SELECTIONS, Table4Config
 from eval.table4_lib import run_table4
 
 # --recommender, --gan, --workdir (alias of --out), --preset, --restarts, --steps,
@@ -74,10 +75,11 @@ TABLE4_FLAGS = config_flags.define_flags(
         "classifier_epochs",
         "quality_splits",
         "imagenet",
+        "field_features",
         "imagenet_max_images",
     ),
     defaults=Table4Config(),
-    enums={"selection": SELECTIONS},
+    enums={"selection": SELECTIONS, "field_features": FIELD_FEATURES},
 )
 
 FLAGS = flags.FLAGS

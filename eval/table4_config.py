@@ -20,6 +20,8 @@ SOURCE_LABELS = {
 }
 SOURCES = tuple(SOURCE_LABELS)
 SELECTIONS = ("sample", "top")
+# The feature spaces the field metrics (FID, precision / recall) can be computed in.
+FIELD_FEATURES = ("imagenet", "classifier")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,9 +39,15 @@ class Table4Config:
       classifier_epochs: epochs of the dataset category classifier.
       quality_splits: splits of a source's images for the classifier
         score's mean and std.
-      imagenet: also score quality with the ImageNet EfficientNet-Lite0,
-        and compute the field metrics (FID, precision/recall) on its
-        features rather than the dataset classifier's.
+      imagenet: also score quality with the ImageNet EfficientNet-Lite0.
+      field_features: the features of the field metrics (FID, precision /
+        recall, and Fig. 3's precision): "imagenet" (EfficientNet-Lite0's,
+        the field's choice; the dataset classifier's when `imagenet` is off
+        or unavailable) or "classifier" (the dataset classifier's
+        penultimate features, whatever `imagenet`). On a rendered
+        catalogue ImageNet features place every generated image outside
+        the real manifold (README, `eval.metric_sensitivity`), so precision
+        there cannot tell one eta from another; the classifier's can.
       imagenet_max_images: the ImageNet score and the field metrics use a
         random subset of at most this many of a source's images (224 x 224
         passes are the slowest part of the run on a CPU); 0 uses all.
@@ -57,6 +65,7 @@ class Table4Config:
     classifier_epochs: int = 5
     quality_splits: int = 10
     imagenet: bool = True
+    field_features: str = "imagenet"
     imagenet_max_images: int = 1000
     examples: int = 4
     seed: int = 0
@@ -67,5 +76,9 @@ class Table4Config:
             raise ValueError("trials, query_batch and quality_splits must be >= 1.")
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}.")
+        if self.field_features not in FIELD_FEATURES:
+            raise ValueError(
+                f"field_features must be one of {FIELD_FEATURES}, got {self.field_features!r}."
+            )
         if self.sweep_trials < 0 or any(e < 0 for e in self.etas) or self.eta < 0:
             raise ValueError("sweep_trials and every eta must be >= 0.")

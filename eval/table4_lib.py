@@ -31,6 +31,7 @@ from eval.table4_config import SOURCES, Table4Config
 from eval.table4_metrics import (
     diversity_stats,
     field_reference,
+    field_space,
     field_subset,
     manifold_share,
     paired_difference,
@@ -256,12 +257,14 @@ def run_table4(designer: Designer, ds: RecDataset, config: Table4Config, workdir
             "no ImageNet quality column."
         )
     # Field metrics: each source's images against held-out real images of the same
-    # categories, on the features the ImageNet score already computes when it runs.
-    if imagenet is not None:
-        space, features = "imagenet", lambda x: imagenet(x)["features"]
-    else:
-        space = "classifier"
-        features = functools.partial(gan_metrics.classifier_features, classifier)
+    # categories, on the features the ImageNet score already computes when it runs
+    # (unless --field_features=classifier).
+    space = field_space(config, imagenet is not None)
+    features = (
+        (lambda x: imagenet(x)["features"])
+        if space == "imagenet"
+        else functools.partial(gan_metrics.classifier_features, classifier)
+    )
     flat_cats = np.repeat(cats, k)[field_subset(len(users) * k, config)]
     reference = field_reference(ds, classifier, flat_cats, features, (r, ch), config.seed)
     if reference is None:

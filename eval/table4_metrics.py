@@ -98,6 +98,17 @@ def manifold_share(reference: dict, features: np.ndarray) -> dict:
     return {"mean": p, "std": float(np.sqrt(p * (1.0 - p) / len(inside))), "n": int(len(inside))}
 
 
+def field_space(config: Table4Config, imagenet_available: bool) -> str:
+    """The field metrics' feature space: "imagenet" or "classifier" (`Table4Config.field_features`).
+
+    ImageNet features are used when asked for and the ImageNet scorer runs;
+    otherwise the dataset classifier's.
+    """
+    if config.field_features == "imagenet" and imagenet_available:
+        return "imagenet"
+    return "classifier"
+
+
 def field_subset(num_images: int, config: Table4Config) -> np.ndarray:
     """Sorted indices of the images of a source that the ImageNet score and field metrics use.
 
@@ -172,9 +183,8 @@ def source_metrics(
       classifier: an `metrics.quality.CategoryClassifier`.
       imagenet: `eval.table4_lib._imagenet_scorer()`'s function, or None.
       config: the run's config.
-      reference: `field_reference`'s result (on ImageNet features when
-        `imagenet` is given, else the classifier's), or None: no field
-        metrics.
+      reference: `field_reference`'s result, in `field_space(config,
+        imagenet is not None)`'s features, or None: no field metrics.
 
     Returns:
       {"preference", "preference_top1", "quality_dataset", "diversity":
@@ -198,7 +208,8 @@ def source_metrics(
         out["quality_imagenet"] = split_classifier_score(
             scored["probs"], config.quality_splits, config.seed
         )
-        features = scored["features"]
+        if field_space(config, True) == "imagenet":
+            features = scored["features"]
     if reference is not None:
         if features is None:
             features = gan_metrics.classifier_features(classifier, subset)

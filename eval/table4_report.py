@@ -84,8 +84,7 @@ def field_markdown(metrics: dict, field: dict) -> list[str]:
     """The lines of the field-metrics table under Table IV (FID, precision, recall per source)."""
     space = {
         "imagenet": "ImageNet EfficientNet-Lite0 pooled features (1280-d)",
-        "classifier": "the dataset classifier's penultimate features (EfficientNet-Lite0 was "
-        "not used)",
+        "classifier": "the dataset classifier's penultimate features",
     }[field["features"]]
     rows = [
         [SOURCE_LABELS[name], *_field_cells(metrics[name]["field"])]

@@ -284,6 +284,20 @@ def test_field_metrics_on_classifier_features_without_imagenet():
     want = gan_metrics.compare(reference["heldout"], features(images.reshape(24, 16, 16, 3)))
     assert got["field"] == pytest.approx(want)
     assert "quality_imagenet" not in got
+    # --field_features=classifier: the same figures while the ImageNet quality column runs.
+    assert table4_metrics.field_space(config, imagenet_available=True) == "imagenet"
+    on_classifier = dataclasses.replace(config, imagenet=True, field_features="classifier")
+    assert table4_metrics.field_space(on_classifier, imagenet_available=True) == "classifier"
+
+    def fake_imagenet(x):
+        return {"probs": np.full((len(x), 2), 0.5), "features": np.zeros((len(x), 4))}
+
+    both = table4_metrics.source_metrics(
+        images, np.zeros((8, 3)), clf, fake_imagenet, on_classifier, reference
+    )
+    assert both["field"] == pytest.approx(want) and "quality_imagenet" in both
+    with pytest.raises(ValueError, match="field_features must be one of"):
+        table4_config.Table4Config(field_features="inception")
     # Too few images for k = 3: no reference, no field metrics.
     assert table4_metrics.field_reference(ds, clf, flat_cats[:3], features, (16, 3), seed=0) is None
     assert "field" not in table4_metrics.source_metrics(images, np.zeros((8, 3)), clf, None, config)
