@@ -291,7 +291,7 @@ def run_table4(designer: Designer, ds: RecDataset, config: Table4Config, workdir
     )
     figure = None
     if sweep:
-        figure = report.write_png(os.path.join(workdir, "fig3_eta.png"), sweep_figure(sweep))
+        figure = report.write_png(os.path.join(workdir, "fig3_eta.png"), sweep_figure(sweep, space))
         # One image per trial and eta (the examples sheet shows k per trial): three times
         # as many trials fit the same page.
         n_sheet = min(3 * config.examples, len(sweep_images["delta"][0]))

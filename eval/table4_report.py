@@ -15,15 +15,19 @@ from eval.table4_config import SOURCE_LABELS, SOURCES, Table4Config
 
 # The sweep's example sheet, written beside fig3_eta.png and linked from table4.md.
 SWEEP_EXAMPLES = "fig3_examples.png"
+# How the field metrics' feature spaces (`eval.table4_metrics.field_space`) are named
+# in Fig. 3's precision panel and column, so that each says what it was measured on.
+FEATURE_NAMES = {"imagenet": "ImageNet", "classifier": "classifier"}
 
 
-def sweep_figure(sweep: list[dict]) -> np.ndarray:
+def sweep_figure(sweep: list[dict], field_space: str | None = None) -> np.ndarray:
     """Fig. 3 as pixels: preference, quality, diversity (and precision) against eta.
 
     delta is drawn as a reference line; the precision panel (when the sweep
     has the field metrics) also draws G's random samples, which is where
     delta-hat's random starting points stand, and its band is the standard
-    error rather than a standard deviation.
+    error rather than a standard deviation. `field_space` ("imagenet" or
+    "classifier") names the precision's features in the panel's title.
     """
     etas = [s["eta"] for s in sweep]
     keys = [
@@ -32,7 +36,7 @@ def sweep_figure(sweep: list[dict]) -> np.ndarray:
         ("diversity", "diversity (1 - mean SSIM)"),
     ]
     if "field_precision" in sweep[0]:
-        keys.append(("field_precision", "precision (+- s.e.)"))
+        keys.append(("field_precision", f"precision, {_features(field_space)} (+- s.e.)"))
     panels = []
     for key, title in keys:
         ref = sweep[0]["delta_reference"][key]
@@ -167,18 +171,26 @@ def table4_markdown(metrics, sweep, headline, config, designer, ds, figure, fiel
     if field:
         lines += field_markdown(metrics, field)
     if sweep:
-        lines += sweep_markdown(sweep, figure)
+        lines += sweep_markdown(sweep, figure, field["features"] if field else None)
     lines += ["![examples](table4_examples.png)", ""]
     return "\n".join(lines)
 
 
-def sweep_markdown(sweep: list[dict], figure: str | None) -> list[str]:
+def _features(field_space: str | None) -> str:
+    """The features' name in Fig. 3: "ImageNet features", "classifier features", or
+    "field features" when the space is unknown."""
+    return f"{FEATURE_NAMES.get(field_space, 'field')} features"
+
+
+def sweep_markdown(
+    sweep: list[dict], figure: str | None, field_space: str | None = None
+) -> list[str]:
     """The lines of the Fig. 3 section: one row per eta, then the references."""
     precision = "field_precision" in sweep[0]
     header = ["η", "Preference score", "Quality (dataset classifier)", "Diversity"]
     keys = ["preference", "quality_dataset", "diversity"]
     if precision:
-        header.append("Precision (field features; ± standard error)")
+        header.append(f"Precision ({_features(field_space)}; ± standard error)")
         keys.append("field_precision")
 
     def cell(figures: dict, key: str) -> str:

@@ -207,7 +207,7 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
     assert "δ̂ beats δ in mean preference score" in text and "| η |" in text
     assert "Quality (ImageNet EfficientNet-Lite0)" in text and headline["imagenet_quality"]
     assert "## Field metrics" in text and "| Real vs real (training vs held-out real) |" in text
-    assert "Precision (field features; ± standard error)" in text
+    assert "Precision (ImageNet features; ± standard error)" in text
     assert "| G(·, c) (reference) |" in text and "(fig3_examples.png)" in text
     assert re.search(r"\| G\(·, c\) \(reference\) \|  \|  \|  \| [01]\.\d{3} ± 0\.\d{3} \|", text)
     cached = sorted(os.listdir(os.path.join(workdir, "cache")))
