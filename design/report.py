@@ -167,6 +167,9 @@ def line_panels(
 ) -> np.ndarray:
     """Line plots side by side, one per panel, with optional +- bands.
 
+    Series that coincide stay visible: each later series is drawn under the
+    earlier ones and wider.
+
     Args:
       x: the shared x values (positive when log_x; a 0 is drawn at the
         left edge, labelled 0).
@@ -231,7 +234,11 @@ def line_panels(
             draw.line([xx, h - mb, xx, h - mb + 4], fill=_BLACK)
             draw.text((xx - 8, h - mb + 6), _nice(xv), fill=_GREY)
         draw.text((left + ml + (w - ml - mr) // 2 - 3 * len(xlabel), h - 14), xlabel, fill=_BLACK)
-        for s, (name, y, err) in enumerate(series):
+        # The first series is drawn last and thinnest, each later one under it and
+        # wider, so that coinciding series (a design curve on a reference line,
+        # two references at the same value) all stay visible, as nested bands.
+        for s in reversed(range(len(series))):
+            name, y, err = series[s]
             colour = _COLOURS[s % len(_COLOURS)]
             y = np.asarray(y, np.float64)
             pts = [px(a, b) for a, b in zip(xs, y, strict=True) if np.isfinite(b)]
@@ -241,9 +248,10 @@ def line_panels(
                         (xx, ya), (_, yb) = px(a, b - e), px(a, b + e)
                         draw.line([xx, ya, xx, yb], fill=colour)
             if len(pts) > 1:
-                draw.line(pts, fill=colour, width=2)
+                draw.line(pts, fill=colour, width=2 + 2 * s)
+            radius = 3 + s
             for xx, yy in pts:
-                draw.ellipse([xx - 3, yy - 3, xx + 3, yy + 3], fill=colour)
+                draw.ellipse([xx - radius, yy - radius, xx + radius, yy + radius], fill=colour)
             if len(series) > 1:
                 draw.text((left + ml + 4, mt + 4 + 12 * s), name, fill=colour)
     return np.asarray(canvas)

@@ -340,6 +340,13 @@ def test_report_pictures_have_the_expected_layout():
     right = two[:, 300 - 16 - 4 : 300 - 16 + 4]  # around the last point, clear of the legend
     rows = np.nonzero(np.all(right == colour, axis=-1).any(axis=1))[0]
     assert len(rows) and rows.min() > 22 + 2 * 12 + 6
+    # Three series at one value (a design curve on two references): all three colours show.
+    same = report.line_panels(
+        [1.0, 2.0, 3.0], [("p", [(n, [0.5, 0.5, 0.5], None) for n in "abc"])], "x"
+    )
+    line_rows = same[100:200, 80:260]  # the plot area below the legend, clear of the points
+    for c in report._COLOURS[:3]:
+        assert np.all(line_rows == np.array(c), axis=-1).sum() > 100, c
     table = report.markdown_table(["a", "b"], [["1", report.fmt_mean_std(1.23456, 0.5)]])
     assert "| 1 | 1.2346 ± 0.50 |" in table
 
