@@ -382,7 +382,8 @@ def run_sweep(
     Returns:
       (sweep, images): sweep is [{"eta", "trials", "preference",
       "quality_dataset", "diversity", "field_precision" (with `field`): mean
-      / std dicts, "delta_reference": the same for delta,
+      / std dicts, "paired_vs_delta": `paired_difference` against delta on
+      the same trials, "delta_reference": the same for delta,
       "generated_reference" (with `field`): {"field_precision"} of G(., c)}]
       in eta order; images is {"delta": (images, scores), eta: (images,
       scores)} of each trial's first image (float32 [n, R, R, C], float32
@@ -429,6 +430,8 @@ def run_sweep(
                 config.seed,
             ),
             "diversity": diversity_stats(result["images"]),
+            # delta-hat against delta on the same trials: whether this eta still wins.
+            "paired_vs_delta": paired_difference(result["preference"], scores["delta"][:n]),
             "delta_reference": reference,
         }
         if field:

@@ -187,8 +187,14 @@ def sweep_markdown(
 ) -> list[str]:
     """The lines of the Fig. 3 section: one row per eta, then the references."""
     precision = "field_precision" in sweep[0]
-    header = ["η", "Preference score", "Quality (dataset classifier)", "Diversity"]
-    keys = ["preference", "quality_dataset", "diversity"]
+    header = [
+        "η",
+        "Preference score",
+        "δ̂ − δ, paired (z)",
+        "Quality (dataset classifier)",
+        "Diversity",
+    ]
+    keys = ["preference", "paired_vs_delta", "quality_dataset", "diversity"]
     if precision:
         header.append(f"Precision ({_features(field_space)}; ± standard error)")
         keys.append("field_precision")
@@ -198,6 +204,8 @@ def sweep_markdown(
             return ""
         if key == "field_precision":  # a share and its standard error: three decimals
             return f"{figures[key]['mean']:.3f} ± {figures[key]['std']:.3f}"
+        if key == "paired_vs_delta":  # the mean difference and its z, as Table IV's line
+            return f"{figures[key]['mean']:+.3f} (z = {figures[key]['z']:.1f})"
         return report.fmt_mean_std(figures[key]["mean"], figures[key]["std"])
 
     def cells(figures: dict) -> list[str]:

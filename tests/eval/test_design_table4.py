@@ -179,6 +179,10 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
         headline["preference_delta_hat"] - headline["preference_delta"], abs=1e-9
     )
     assert [s["eta"] for s in payload["sweep"]] == [0.0, 1.0, 10.0]
+    # Each eta's paired difference is against delta on the same 4 trials.
+    for entry in payload["sweep"]:
+        want = entry["preference"]["mean"] - entry["delta_reference"]["preference"]["mean"]
+        assert entry["paired_vs_delta"]["mean"] == pytest.approx(want, abs=1e-9)
     # Each eta's precision is its 4 trials x 3 images' share inside the held-out manifold.
     for entry in payload["sweep"]:
         for figures in (
@@ -208,8 +212,9 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
     assert "Quality (ImageNet EfficientNet-Lite0)" in text and headline["imagenet_quality"]
     assert "## Field metrics" in text and "| Real vs real (training vs held-out real) |" in text
     assert "Precision (ImageNet features; ± standard error)" in text
+    assert "| δ̂ − δ, paired (z) |" in text and re.search(r"\| [+-]\d+\.\d{3} \(z = -?\d", text)
     assert "| G(·, c) (reference) |" in text and "(fig3_examples.png)" in text
-    assert re.search(r"\| G\(·, c\) \(reference\) \|  \|  \|  \| [01]\.\d{3} ± 0\.\d{3} \|", text)
+    assert re.search(r"\| G\(·, c\) \(reference\) \|  \|  \|  \|  \| [01]\.\d{3} ± 0\.\d{3} \|", text)
     cached = sorted(os.listdir(os.path.join(workdir, "cache")))
     assert len(cached) == 3 + 2  # 10 trials in batches of 4, and the two other etas' sweeps
     # A resumed run reads the cached delta-hat batches instead of optimising again.
