@@ -214,7 +214,9 @@ def test_run_table4_end_to_end_and_resume(tmp_path, monkeypatch):
     assert "Precision (ImageNet features; ± standard error)" in text
     assert "| δ̂ − δ, paired (z) |" in text and re.search(r"\| [+-]\d+\.\d{3} \(z = -?\d", text)
     assert "| G(·, c) (reference) |" in text and "(fig3_examples.png)" in text
-    assert re.search(r"\| G\(·, c\) \(reference\) \|  \|  \|  \|  \| [01]\.\d{3} ± 0\.\d{3} \|", text)
+    assert re.search(
+        r"\| G\(·, c\) \(reference\) \|  \|  \|  \|  \| [01]\.\d{3} ± 0\.\d{3} \|", text
+    )
     cached = sorted(os.listdir(os.path.join(workdir, "cache")))
     assert len(cached) == 3 + 2  # 10 trials in batches of 4, and the two other etas' sweeps
     # A resumed run reads the cached delta-hat batches instead of optimising again.
