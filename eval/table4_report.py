@@ -20,14 +20,15 @@ SWEEP_EXAMPLES = "fig3_examples.png"
 FEATURE_NAMES = {"imagenet": "ImageNet", "classifier": "classifier"}
 
 
-def sweep_figure(sweep: list[dict], field_space: str | None = None) -> np.ndarray:
+def sweep_figure(sweep: list[dict], field_space: str) -> np.ndarray:
     """Fig. 3 as pixels: preference, quality, diversity (and precision) against eta.
 
     delta is drawn as a reference line; the precision panel (when the sweep
     has the field metrics) also draws G's random samples, which is where
     delta-hat's random starting points stand, and its band is the standard
     error rather than a standard deviation. `field_space` ("imagenet" or
-    "classifier") names the precision's features in the panel's title.
+    "classifier", `eval.table4_metrics.field_space`) names the precision's
+    features in the panel's title.
     """
     etas = [s["eta"] for s in sweep]
     keys = [
@@ -176,16 +177,17 @@ def table4_markdown(metrics, sweep, headline, config, designer, ds, figure, fiel
     return "\n".join(lines)
 
 
-def _features(field_space: str | None) -> str:
-    """The features' name in Fig. 3: "ImageNet features", "classifier features", or
-    "field features" when the space is unknown."""
-    return f"{FEATURE_NAMES.get(field_space, 'field')} features"
+def _features(field_space: str) -> str:
+    """The features' name in Fig. 3: "ImageNet features" or "classifier features"."""
+    return f"{FEATURE_NAMES[field_space]} features"
 
 
-def sweep_markdown(
-    sweep: list[dict], figure: str | None, field_space: str | None = None
-) -> list[str]:
-    """The lines of the Fig. 3 section: one row per eta, then the references."""
+def sweep_markdown(sweep: list[dict], figure: str | None, field_space: str | None) -> list[str]:
+    """The lines of the Fig. 3 section: one row per eta, then the references.
+
+    `field_space` names the precision column's features; None only when the
+    sweep has no field metrics (no such column).
+    """
     precision = "field_precision" in sweep[0]
     header = [
         "η",
